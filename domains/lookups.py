@@ -1,0 +1,250 @@
+"""The lookup tables behind the SQL interface, and how they are rebuilt.
+
+Postfix and Dovecot ask one question per lookup ("where does x@y go?") and ask
+it thousands of times for every change an admin makes. So each answer is kept
+ready in a narrow table keyed by the exact string the daemon sends, with a
+unique index: every lookup is one index probe, with no join, no expansion of
+domain aliases at query time and no filter on ``active`` (inactive rows are
+simply absent). The views in migration 0002 give these tables stable names;
+docs/sql-interface.md lists the queries.
+
+Every row belongs to one hosted domain and ``sync_domains()`` rebuilds all rows
+of a domain from the source models, inside the caller's transaction.
+"""
+
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.db import models, transaction
+
+
+class LookupRow(models.Model):
+    domain = models.ForeignKey(
+        "domains.Domain", on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class PostfixDomain(LookupRow):
+    """virtual_mailbox_domains: every active domain and active alias domain."""
+
+    name = models.CharField(max_length=253, unique=True)
+
+
+class PostfixMailbox(LookupRow):
+    """virtual_mailbox_maps: address → maildir, relative to the vmail root."""
+
+    address = models.CharField(max_length=254, unique=True)
+    maildir = models.CharField(max_length=320)
+
+
+class PostfixAlias(LookupRow):
+    """virtual_alias_maps: address or @domain → comma-separated destinations.
+
+    Holds aliases and catch-alls, a row per mailbox (itself, or its forwards,
+    with itself when it keeps a copy) so that a catch-all never swallows it,
+    and each of those repeated for every alias domain.
+    """
+
+    address = models.CharField(max_length=254, unique=True)
+    destination = models.TextField()
+
+
+class PostfixSenderLogin(LookupRow):
+    """smtpd_sender_login_maps: sender address → each login that may use it."""
+
+    address = models.CharField(max_length=254)
+    login = models.CharField(max_length=254)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address", "login", "domain"], name="sender_login_unique"
+            )
+        ]
+
+
+class PostfixRecipientAccess(LookupRow):
+    """check_recipient_access: addresses refused outright (disabled ones).
+
+    Without these rows a disabled mailbox would fall through to the domain's
+    catch-all instead of being refused.
+    """
+
+    address = models.CharField(max_length=254, unique=True)
+    action = models.CharField(max_length=200)
+
+
+class DovecotUser(LookupRow):
+    """passdb, userdb and iterate: one row per active mailbox."""
+
+    mailbox = models.OneToOneField(
+        "domains.Mailbox", on_delete=models.CASCADE, related_name="+"
+    )
+    username = models.CharField(max_length=254, unique=True)
+    password = models.CharField(max_length=255)
+    home = models.CharField(max_length=400)
+    uid = models.IntegerField()
+    gid = models.IntegerField()
+    quota_rule = models.CharField(max_length=64)
+    imap_enabled = models.BooleanField()
+    pop3_enabled = models.BooleanField()
+    smtp_enabled = models.BooleanField()
+
+
+LOOKUP_MODELS: tuple[type[LookupRow], ...] = (
+    PostfixDomain,
+    PostfixMailbox,
+    PostfixAlias,
+    PostfixSenderLogin,
+    PostfixRecipientAccess,
+    DovecotUser,
+)
+
+DISABLED_ACTION = "REJECT 5.2.1 This mailbox is disabled"
+
+
+def sync_domains(domain_ids: Iterable[int | None]) -> None:
+    """Rebuild the lookup rows of each domain in ``domain_ids``."""
+    for domain_id in sorted({pk for pk in domain_ids if pk is not None}):
+        sync_domain(domain_id)
+
+
+@transaction.atomic
+def sync_domain(domain_id: int) -> None:
+    """Replace every lookup row of one domain with rows built from its models."""
+    from domains.models import Domain
+
+    # Locking the domain row serialises concurrent rebuilds of one domain:
+    # without it two saves could each delete and re-insert, and the second
+    # insert would hit the unique indexes.
+    domain = Domain.objects.select_for_update().filter(pk=domain_id).first()
+    for model in LOOKUP_MODELS:
+        model.objects.filter(domain_id=domain_id).delete()
+    if domain is None or not domain.active:
+        return
+    for model, rows in _build_rows(domain).items():
+        model.objects.bulk_create(rows, batch_size=1000)
+
+
+def sync_all() -> int:
+    """Rebuild every domain (after a settings change such as the vmail root)."""
+    from domains.models import Domain
+
+    domain_ids = list(Domain.objects.values_list("pk", flat=True))
+    sync_domains(domain_ids)
+    return len(domain_ids)
+
+
+def quota_rule(quota: int) -> str:
+    # Dovecot reads a limit of 0 as "no limit", which is what quota 0 means here.
+    return f"*:bytes={quota}"
+
+
+def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
+    rows: dict[type[LookupRow], list[LookupRow]] = {m: [] for m in LOOKUP_MODELS}
+    alias_domains = [
+        name
+        for name in domain.alias_domains.filter(active=True).values_list(
+            "name", flat=True
+        )
+    ]
+    names = [domain.name, *alias_domains]
+
+    def add(model: type[LookupRow], **fields) -> None:
+        rows[model].append(model(domain=domain, **fields))
+
+    def sender_logins(local_part: str, logins: Iterable[str]) -> None:
+        for name in names:
+            for login in logins:
+                add(PostfixSenderLogin, address=f"{local_part}@{name}", login=login)
+
+    for name in names:
+        add(PostfixDomain, name=name)
+
+    vmail_root = settings.MAILPANEL_VMAIL_ROOT.rstrip("/")
+    mailboxes = domain.mailboxes.select_related("forward").prefetch_related(
+        "identities"
+    )
+    for mailbox in mailboxes:
+        address = f"{mailbox.local_part}@{domain.name}"
+        if not mailbox.active:
+            for name in names:
+                add(
+                    PostfixRecipientAccess,
+                    address=f"{mailbox.local_part}@{name}",
+                    action=DISABLED_ACTION,
+                )
+            continue
+        maildir = f"{domain.name}/{mailbox.local_part}/"
+        add(PostfixMailbox, address=address, maildir=maildir)
+        add(
+            PostfixAlias,
+            address=address,
+            destination=",".join(_mailbox_targets(mailbox, address)),
+        )
+        for alias_name in alias_domains:
+            add(
+                PostfixAlias,
+                address=f"{mailbox.local_part}@{alias_name}",
+                destination=address,
+            )
+        sender_logins(mailbox.local_part, [address])
+        for identity in mailbox.identities.all():
+            add(PostfixSenderLogin, address=identity.address, login=address)
+        add(
+            DovecotUser,
+            mailbox=mailbox,
+            username=address,
+            password=mailbox.password,
+            home=f"{vmail_root}/{maildir}",
+            uid=settings.MAILPANEL_VMAIL_UID,
+            gid=settings.MAILPANEL_VMAIL_GID,
+            quota_rule=quota_rule(mailbox.quota),
+            imap_enabled=mailbox.imap_enabled,
+            pop3_enabled=mailbox.pop3_enabled,
+            smtp_enabled=mailbox.smtp_enabled,
+        )
+
+    for alias in domain.aliases.all():
+        source = f"{alias.local_part}@{domain.name}"
+        if not alias.active:
+            if not alias.is_catchall:
+                for name in names:
+                    add(
+                        PostfixRecipientAccess,
+                        address=f"{alias.local_part}@{name}",
+                        action=DISABLED_ACTION,
+                    )
+            continue
+        destination = ",".join(alias.destination_list)
+        add(PostfixAlias, address=source, destination=destination)
+        for alias_name in alias_domains:
+            # x@alias → x@target lets Postfix expand the target's alias; a
+            # catch-all cannot be written that way (virtual(5) has no @a → @b
+            # form that keeps the local part), so it is copied as it is.
+            add(
+                PostfixAlias,
+                address=f"{alias.local_part}@{alias_name}",
+                destination=destination if alias.is_catchall else source,
+            )
+        if not alias.is_catchall:
+            # Whoever receives an alias may send as it (docs/sql-interface.md).
+            sender_logins(alias.local_part, alias.destination_list)
+    return rows
+
+
+def _mailbox_targets(mailbox, address: str) -> Iterator[str]:
+    forward = getattr(mailbox, "forward", None)
+    if forward is None or not forward.active:
+        yield address
+        return
+    if forward.keep_copy:
+        # Postfix delivers an address that expands to itself as it is.
+        yield address
+    yield from forward.destination_list

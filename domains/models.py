@@ -1,0 +1,460 @@
+"""The mail data model: the single source of truth for Postfix and Dovecot.
+
+Postfix and Dovecot never read these tables. They read the lookup tables in
+``domains.lookups`` through the SQL views documented in docs/sql-interface.md;
+``lookups.sync_domain()`` rebuilds a domain's rows whenever one of the models
+below is saved or deleted, in the same transaction, so the mail server sees a
+change at its next lookup and never half of it.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from domains import passwords
+from domains.addresses import (
+    display_domain,
+    normalize_domain,
+    normalize_local_part,
+    parse_address_list,
+)
+
+UNLIMITED = 0
+
+
+class LookupSyncMixin(models.Model):
+    """Keeps the lookup tables of the owning domain in step with this row."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            before = set()
+            if self.pk is not None:
+                old = type(self).objects.filter(pk=self.pk).first()
+                before = old.lookup_domain_ids() if old else set()
+            super().save(*args, **kwargs)
+            lookups.sync_domains(before | self.lookup_domain_ids())
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            domain_ids = self.lookup_domain_ids()
+            result = super().delete(*args, **kwargs)
+            lookups.sync_domains(domain_ids)
+        return result
+
+    def lookup_domain_ids(self) -> set[int]:
+        """The domains whose lookup rows depend on this row."""
+        return {self.domain_id}
+
+
+class Domain(models.Model):
+    """A domain whose mail this server accepts and stores."""
+
+    name = models.CharField(
+        max_length=253,
+        unique=True,
+        help_text="Stored in IDNA (punycode) form; enter it in any form.",
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    max_mailboxes = models.PositiveIntegerField(
+        default=UNLIMITED, help_text="0 means no limit."
+    )
+    max_aliases = models.PositiveIntegerField(
+        default=UNLIMITED, help_text="0 means no limit."
+    )
+    quota = models.PositiveBigIntegerField(
+        "total quota (bytes)",
+        default=UNLIMITED,
+        help_text="Sum of all mailbox quotas may not exceed this; 0 means no limit.",
+    )
+    default_mailbox_quota = models.PositiveBigIntegerField(
+        "default mailbox quota (bytes)",
+        default=UNLIMITED,
+        help_text="Quota given to new mailboxes; 0 means no limit.",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name=Lower("name")), name="domain_name_lowercase"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            lookups.sync_domains({self.pk})
+
+    @property
+    def display_name(self) -> str:
+        return display_domain(self.name)
+
+    def clean(self) -> None:
+        self.name = normalize_domain(self.name)
+        if DomainAlias.objects.filter(name=self.name).exists():
+            raise ValidationError(
+                {"name": f"{self.display_name} is already an alias domain."}
+            )
+        if self.quota and self.default_mailbox_quota > self.quota:
+            raise ValidationError(
+                {
+                    "default_mailbox_quota": "The default mailbox quota cannot be "
+                    "larger than the domain's total quota."
+                }
+            )
+        if self.pk and self.quota:
+            mailboxes = self.mailboxes.all()
+            if mailboxes.filter(quota=UNLIMITED).exists():
+                raise ValidationError(
+                    {
+                        "quota": "Some mailboxes have no quota limit; give each a "
+                        "quota before limiting the domain's total."
+                    }
+                )
+            allocated = mailboxes.aggregate(total=Sum("quota"))["total"] or 0
+            if allocated > self.quota:
+                raise ValidationError(
+                    {
+                        "quota": f"The mailboxes already have {allocated} bytes of "
+                        "quota; the total cannot be smaller."
+                    }
+                )
+
+    def quota_allocated(self, exclude_mailbox: "Mailbox | None" = None) -> int:
+        mailboxes = self.mailboxes.all()
+        if exclude_mailbox is not None and exclude_mailbox.pk:
+            mailboxes = mailboxes.exclude(pk=exclude_mailbox.pk)
+        return mailboxes.aggregate(total=Sum("quota"))["total"] or 0
+
+
+class DomainAlias(LookupSyncMixin):
+    """Another name for a domain: x@alias reaches x@target for every x."""
+
+    name = models.CharField(max_length=253, unique=True)
+    target = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="alias_domains"
+    )
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "domain aliases"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name=Lower("name")), name="domainalias_name_lowercase"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{display_domain(self.name)} → {self.target_id and self.target}"
+
+    def lookup_domain_ids(self) -> set[int]:
+        # The expanded rows belong to the target: it is rebuilt, not the alias.
+        return {self.target_id}
+
+    def clean(self) -> None:
+        self.name = normalize_domain(self.name)
+        if Domain.objects.filter(name=self.name).exists():
+            raise ValidationError(
+                {
+                    "name": f"{display_domain(self.name)} is a hosted domain; an "
+                    "alias domain cannot point at itself or share a hosted name."
+                }
+            )
+
+
+class Mailbox(LookupSyncMixin):
+    """An address that stores mail and can log in to IMAP, POP3 and submission."""
+
+    domain = models.ForeignKey(
+        Domain,
+        # Deleting a domain with mailboxes must be explicit: see
+        # domains.services.domain_delete().
+        on_delete=models.PROTECT,
+        related_name="mailboxes",
+    )
+    local_part = models.CharField(max_length=64)
+    name = models.CharField("display name", max_length=255, blank=True)
+    password = models.CharField(max_length=255, editable=False)
+    quota = models.PositiveBigIntegerField(
+        "quota (bytes)", default=UNLIMITED, help_text="0 means no limit."
+    )
+    active = models.BooleanField(default=True)
+    imap_enabled = models.BooleanField("IMAP", default=True)
+    pop3_enabled = models.BooleanField("POP3", default=True)
+    smtp_enabled = models.BooleanField(
+        "SMTP submission", default=True, help_text="May log in to send mail."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["domain__name", "local_part"]
+        verbose_name_plural = "mailboxes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "local_part"], name="mailbox_address_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(local_part=Lower("local_part")) & ~Q(local_part=""),
+                name="mailbox_local_part_lowercase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    def set_password(self, raw_password: str) -> None:
+        """Store a hash of ``raw_password`` in the configured Dovecot scheme."""
+        self.password = passwords.hash_password(raw_password)
+        self.password_changed_at = timezone.now()
+
+    def check_password(self, raw_password: str) -> bool:
+        """Verify ``raw_password``; upgrade an old hash while the plaintext is here."""
+        if not passwords.verify_password(raw_password, self.password):
+            return False
+        if passwords.needs_rehash(self.password):
+            self.password = passwords.hash_password(raw_password)
+            self.save(update_fields=["password", "updated"])
+        return True
+
+    def clean(self) -> None:
+        if self.local_part:
+            try:
+                self.local_part = normalize_local_part(self.local_part)
+            except ValidationError as exc:
+                raise ValidationError({"local_part": exc.messages}) from None
+        if not self.domain_id or not self.local_part:
+            return
+        domain = self.domain
+        if Alias.objects.filter(domain=domain, local_part=self.local_part).exists():
+            raise ValidationError(
+                {"local_part": f"{self.address} is already an alias."}
+            )
+        if (
+            self._state.adding
+            and domain.max_mailboxes
+            and domain.mailboxes.count() >= domain.max_mailboxes
+        ):
+            raise ValidationError(
+                f"{domain} already has its maximum of {domain.max_mailboxes} mailboxes."
+            )
+        if domain.quota:
+            if self.quota == UNLIMITED:
+                raise ValidationError(
+                    {
+                        "quota": f"{domain} has a total quota, so each mailbox "
+                        "needs a quota of its own."
+                    }
+                )
+            free = domain.quota - domain.quota_allocated(exclude_mailbox=self)
+            if self.quota > free:
+                raise ValidationError(
+                    {"quota": f"Only {free} bytes of {domain}'s total quota are left."}
+                )
+
+
+class Alias(LookupSyncMixin):
+    """Mail to ``local_part@domain`` goes to the destinations instead.
+
+    An empty local part is the domain's catch-all; it only receives mail for
+    addresses that are neither a mailbox nor an alias.
+    """
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
+    local_part = models.CharField(
+        max_length=64, blank=True, help_text="Leave empty for a catch-all."
+    )
+    destinations = models.TextField(
+        help_text="One address per line; local or external."
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain__name", "local_part"]
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "local_part"], name="alias_source_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(local_part=Lower("local_part")),
+                name="alias_local_part_lowercase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.source
+
+    @property
+    def is_catchall(self) -> bool:
+        return self.local_part == ""
+
+    @property
+    def source(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def destination_list(self) -> list[str]:
+        return self.destinations.split()
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        if self.local_part:
+            try:
+                self.local_part = normalize_local_part(self.local_part)
+            except ValidationError as exc:
+                errors["local_part"] = exc.messages
+        try:
+            self.destinations = "\n".join(parse_address_list(self.destinations))
+        except ValidationError as exc:
+            errors["destinations"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        if not self.domain_id:
+            return
+        domain = self.domain
+        if (
+            not self.is_catchall
+            and Mailbox.objects.filter(
+                domain=domain, local_part=self.local_part
+            ).exists()
+        ):
+            raise ValidationError(
+                {"local_part": f"{self.source} is already a mailbox."}
+            )
+        if self.source in self.destination_list:
+            raise ValidationError({"destinations": "An alias cannot point at itself."})
+        if (
+            self._state.adding
+            and domain.max_aliases
+            and domain.aliases.count() >= domain.max_aliases
+        ):
+            raise ValidationError(
+                f"{domain} already has its maximum of {domain.max_aliases} aliases."
+            )
+        if not self.is_catchall:
+            from domains.loops import find_loop
+
+            loop = find_loop(self.source, self.destination_list)
+            if loop:
+                raise ValidationError(
+                    {"destinations": "This would make a loop: " + " → ".join(loop)}
+                )
+
+
+class Forward(LookupSyncMixin):
+    """A mailbox's mail also (or only) goes to other addresses."""
+
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, related_name="forward"
+    )
+    destinations = models.TextField(help_text="One address per line.")
+    keep_copy = models.BooleanField(
+        default=True, help_text="Also keep each message in the mailbox."
+    )
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["mailbox"]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} → {', '.join(self.destination_list)}"
+
+    @property
+    def domain_id(self) -> int:
+        return self.mailbox.domain_id
+
+    @property
+    def destination_list(self) -> list[str]:
+        return self.destinations.split()
+
+    def clean(self) -> None:
+        try:
+            self.destinations = "\n".join(parse_address_list(self.destinations))
+        except ValidationError as exc:
+            raise ValidationError({"destinations": exc.messages}) from None
+        if not self.mailbox_id:
+            return
+        address = self.mailbox.address
+        if address in self.destination_list:
+            raise ValidationError(
+                {
+                    "destinations": "A mailbox cannot forward to itself; use "
+                    "“keep a copy” instead."
+                }
+            )
+        from domains.loops import find_loop
+
+        loop = find_loop(address, self.destination_list)
+        if loop:
+            raise ValidationError(
+                {"destinations": "This would make a loop: " + " → ".join(loop)}
+            )
+
+
+class SendAsIdentity(LookupSyncMixin):
+    """An extra address a mailbox may send as, beyond itself and its aliases."""
+
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.CASCADE, related_name="identities"
+    )
+    address = models.CharField(max_length=254)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name = "send-as identity"
+        verbose_name_plural = "send-as identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "address"], name="identity_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def domain_id(self) -> int:
+        return self.mailbox.domain_id
+
+    def clean(self) -> None:
+        from domains.addresses import normalize_address
+
+        try:
+            self.address = normalize_address(self.address)
+        except ValidationError as exc:
+            raise ValidationError({"address": exc.messages}) from None
+        if self.mailbox_id and self.address == self.mailbox.address:
+            raise ValidationError(
+                {"address": "A mailbox can always send as its own address."}
+            )
+
+
+# The lookup tables are models of this app too; importing them here registers
+# them with Django.
+from domains import lookups  # noqa: E402, F401

@@ -1,0 +1,78 @@
+"""Writes that span more than one row: the admin, commands and the portal call these.
+
+Each service validates everything first (``full_clean()`` and Django's password
+validators) and writes inside one transaction, so a rejected change writes
+nothing.
+"""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from domains import lookups
+from domains.models import Domain, Mailbox
+
+
+@transaction.atomic
+def mailbox_create(
+    *,
+    domain: Domain,
+    local_part: str,
+    password: str,
+    name: str = "",
+    quota: int | None = None,
+    **switches: bool,
+) -> Mailbox:
+    """Create a mailbox with a password that passes the configured validators."""
+    validate_password(password)
+    mailbox = Mailbox(domain=domain, local_part=local_part, name=name, **switches)
+    if quota is not None:
+        mailbox.quota = quota
+    mailbox.set_password(password)
+    mailbox.full_clean()
+    mailbox.save()
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_set_password(*, mailbox: Mailbox, password: str) -> None:
+    """Replace a mailbox's password; the new hash is live at the next lookup."""
+    validate_password(password)
+    mailbox.set_password(password)
+    mailbox.save(update_fields=["password", "password_changed_at", "updated"])
+
+
+@transaction.atomic
+def objects_set_active(*, queryset: QuerySet, active: bool) -> int:
+    """Bulk (de)activate domains, domain aliases, mailboxes or aliases.
+
+    ``update()`` bypasses ``save()``, so the affected domains are rebuilt here.
+    """
+    model = queryset.model
+    if model is Domain:
+        domain_ids = set(queryset.values_list("pk", flat=True))
+    elif hasattr(model, "target"):
+        domain_ids = set(queryset.values_list("target_id", flat=True))
+    else:
+        domain_ids = set(queryset.values_list("domain_id", flat=True))
+    count = queryset.update(active=active)
+    lookups.sync_domains(domain_ids)
+    return count
+
+
+@transaction.atomic
+def domain_delete(*, domain: Domain, delete_mailboxes: bool = False) -> None:
+    """Delete a domain; one that still has mailboxes needs ``delete_mailboxes``.
+
+    The mailboxes' maildirs stay on disk: removing mail is never a side effect
+    of a database delete.
+    """
+    count = domain.mailboxes.count()
+    if count and not delete_mailboxes:
+        raise ValidationError(
+            f"{domain} still has {count} mailbox(es); confirm that they are to be "
+            "deleted with the domain."
+        )
+    domain.mailboxes.all().delete()
+    domain.delete()
