@@ -90,8 +90,17 @@ def split_address(address: str) -> tuple[str, str]:
             code="address_invalid",
             params={"address": address},
         )
-    local_part = normalize_local_part(local_part)
-    domain = normalize_domain(domain)
+    try:
+        local_part = normalize_local_part(local_part)
+        domain = normalize_domain(domain)
+    except ValidationError as exc:
+        # Name the whole address: in a list of ten, "Enter a domain name."
+        # alone does not say which one is wrong.
+        raise ValidationError(
+            "“%(address)s” is not a mail address: %(reason)s",
+            code="address_invalid",
+            params={"address": address, "reason": " ".join(exc.messages)},
+        ) from None
     if len(local_part) + 1 + len(domain) > MAX_ADDRESS:
         raise ValidationError(
             "“%(address)s” is longer than the 254 characters SMTP allows.",

@@ -19,6 +19,13 @@ from django.db import models, transaction
 
 
 class LookupRow(models.Model):
+    """A row of a lookup table, owned by the hosted domain it was built from.
+
+    Keys are unique through Meta constraints rather than ``unique=True``:
+    that spares PostgreSQL the second ``varchar_pattern_ops`` index Django
+    adds for unique CharFields, which no lookup uses and every write pays for.
+    """
+
     domain = models.ForeignKey(
         "domains.Domain", on_delete=models.CASCADE, related_name="+"
     )
@@ -33,14 +40,24 @@ class LookupRow(models.Model):
 class PostfixDomain(LookupRow):
     """virtual_mailbox_domains: every active domain and active alias domain."""
 
-    name = models.CharField(max_length=253, unique=True)
+    name = models.CharField(max_length=253)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="postfixdomain_key")
+        ]
 
 
 class PostfixMailbox(LookupRow):
     """virtual_mailbox_maps: address → maildir, relative to the vmail root."""
 
-    address = models.CharField(max_length=254, unique=True)
+    address = models.CharField(max_length=254)
     maildir = models.CharField(max_length=320)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address"], name="postfixmailbox_key")
+        ]
 
 
 class PostfixAlias(LookupRow):
@@ -51,8 +68,13 @@ class PostfixAlias(LookupRow):
     and each of those repeated for every alias domain.
     """
 
-    address = models.CharField(max_length=254, unique=True)
+    address = models.CharField(max_length=254)
     destination = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address"], name="postfixalias_key")
+        ]
 
 
 class PostfixSenderLogin(LookupRow):
@@ -76,8 +98,15 @@ class PostfixRecipientAccess(LookupRow):
     catch-all instead of being refused.
     """
 
-    address = models.CharField(max_length=254, unique=True)
+    address = models.CharField(max_length=254)
     action = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address"], name="postfixrecipientaccess_key"
+            )
+        ]
 
 
 class DovecotUser(LookupRow):
@@ -86,7 +115,7 @@ class DovecotUser(LookupRow):
     mailbox = models.OneToOneField(
         "domains.Mailbox", on_delete=models.CASCADE, related_name="+"
     )
-    username = models.CharField(max_length=254, unique=True)
+    username = models.CharField(max_length=254)
     password = models.CharField(max_length=255)
     home = models.CharField(max_length=400)
     uid = models.IntegerField()
@@ -95,6 +124,11 @@ class DovecotUser(LookupRow):
     imap_enabled = models.BooleanField()
     pop3_enabled = models.BooleanField()
     smtp_enabled = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username"], name="dovecotuser_key")
+        ]
 
 
 LOOKUP_MODELS: tuple[type[LookupRow], ...] = (

@@ -245,6 +245,8 @@ class Mailbox(LookupSyncMixin):
         if not self.domain_id or not self.local_part:
             return
         domain = self.domain
+        if self._state.adding and self.quota == UNLIMITED:
+            self.quota = domain.default_mailbox_quota
         if Alias.objects.filter(domain=domain, local_part=self.local_part).exists():
             raise ValidationError(
                 {"local_part": f"{self.address} is already an alias."}

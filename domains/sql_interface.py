@@ -1,0 +1,35 @@
+"""The queries Postfix and Dovecot send, in one place.
+
+``mailserver`` renders them into the lookup files, the tests EXPLAIN them and
+bench/lookups.py times them; docs/sql-interface.md explains them. ``%s`` is
+Postfix's lookup key; ``%u`` and ``%Ls`` are Dovecot's user and service.
+"""
+
+POSTFIX_QUERIES: dict[str, str] = {
+    "virtual_mailbox_domains": (
+        "SELECT 1 FROM mailpanel_virtual_domains WHERE domain = '%s'"
+    ),
+    "virtual_mailbox_maps": (
+        "SELECT maildir FROM mailpanel_virtual_mailboxes WHERE address = '%s'"
+    ),
+    "virtual_alias_maps": (
+        "SELECT destination FROM mailpanel_virtual_aliases WHERE address = '%s'"
+    ),
+    "smtpd_sender_login_maps": (
+        "SELECT login FROM mailpanel_sender_logins WHERE address = '%s'"
+    ),
+    "recipient_access": (
+        "SELECT action FROM mailpanel_recipient_access WHERE address = '%s'"
+    ),
+}
+
+DOVECOT_PASSWORD_QUERY = (
+    "SELECT username AS user, password FROM mailpanel_dovecot_passdb "
+    "WHERE username = '%u' AND CASE '%Ls' WHEN 'imap' THEN imap_enabled "
+    "WHEN 'pop3' THEN pop3_enabled WHEN 'smtp' THEN smtp_enabled ELSE TRUE END"
+)
+DOVECOT_USER_QUERY = (
+    "SELECT home, uid, gid, quota_rule FROM mailpanel_dovecot_userdb "
+    "WHERE username = '%u'"
+)
+DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mailpanel_dovecot_userdb"

@@ -1,0 +1,219 @@
+"""The rows each SQL-interface view serves, on PostgreSQL and on SQLite."""
+
+import pytest
+
+from domains import lookups, services
+from domains.models import Domain, DomainAlias, Forward, Mailbox, SendAsIdentity
+from tests.domains.utils import lookup, saved, view_rows
+
+pytestmark = pytest.mark.django_db
+
+DOMAINS = "mailpanel_virtual_domains"
+MAILBOXES = "mailpanel_virtual_mailboxes"
+ALIASES = "mailpanel_virtual_aliases"
+SENDERS = "mailpanel_sender_logins"
+ACCESS = "mailpanel_recipient_access"
+PASSDB = "mailpanel_dovecot_passdb"
+USERDB = "mailpanel_dovecot_userdb"
+
+
+def alias_of(address: str) -> list[str]:
+    return lookup(ALIASES, "destination", "address", address)
+
+
+def logins(address: str) -> set[str]:
+    return set(lookup(SENDERS, "login", "address", address))
+
+
+def test_it_serves_active_domains_and_alias_domains(domain):
+    saved(DomainAlias(name="alias.example", target=domain))
+    saved(DomainAlias(name="off.example", target=domain, active=False))
+    saved(Domain(name="inactive.example", active=False))
+    assert view_rows(DOMAINS, "domain") == {("example.org",), ("alias.example",)}
+
+
+def test_an_inactive_domain_disappears_with_its_alias_domains(domain, make_mailbox):
+    saved(DomainAlias(name="alias.example", target=domain))
+    make_mailbox(domain, "alice")
+    domain.active = False
+    saved(domain)
+    for view in (DOMAINS, MAILBOXES, ALIASES, SENDERS, PASSDB):
+        assert view_rows(view, "*") == set()
+
+
+def test_it_serves_mailboxes_with_their_maildir(domain, make_mailbox):
+    make_mailbox(domain, "alice")
+    assert view_rows(MAILBOXES, "address", "maildir") == {
+        ("alice@example.org", "example.org/alice/")
+    }
+    # The self-row that keeps a catch-all from swallowing the mailbox.
+    assert alias_of("alice@example.org") == ["alice@example.org"]
+
+
+def test_an_inactive_mailbox_is_refused_not_caught(domain, make_mailbox, make_alias):
+    make_mailbox(domain, "alice", active=False)
+    make_alias(domain, "", "catch@example.net")
+    assert view_rows(MAILBOXES, "address") == set()
+    assert alias_of("alice@example.org") == []
+    assert lookup(ACCESS, "action", "address", "alice@example.org") == [
+        lookups.DISABLED_ACTION
+    ]
+    assert view_rows(PASSDB, "username") == set()
+
+
+def test_it_serves_an_alias_with_two_destinations(domain, make_mailbox, make_alias):
+    make_mailbox(domain, "alice")
+    make_alias(domain, "sales", "alice@example.org\nBob@Example.NET")
+    assert alias_of("sales@example.org") == ["alice@example.org,bob@example.net"]
+
+
+def test_an_inactive_alias_is_refused(domain, make_alias):
+    make_alias(domain, "old", "x@example.net", active=False)
+    assert alias_of("old@example.org") == []
+    assert lookup(ACCESS, "action", "address", "old@example.org") != []
+
+
+def test_it_serves_a_catch_all(domain, make_alias):
+    make_alias(domain, "", "catch@example.net")
+    assert alias_of("@example.org") == ["catch@example.net"]
+
+
+def test_it_serves_a_forward_with_a_copy(domain, make_mailbox):
+    alice = make_mailbox(domain, "alice")
+    saved(Forward(mailbox=alice, destinations="x@example.net y@example.net"))
+    assert alias_of("alice@example.org") == [
+        "alice@example.org,x@example.net,y@example.net"
+    ]
+
+
+def test_it_serves_a_forward_without_a_copy(domain, make_mailbox):
+    alice = make_mailbox(domain, "alice")
+    saved(Forward(mailbox=alice, destinations="x@example.net", keep_copy=False))
+    assert alias_of("alice@example.org") == ["x@example.net"]
+    # Still a mailbox: its stored mail stays readable.
+    assert view_rows(MAILBOXES, "address") == {("alice@example.org",)}
+
+
+def test_an_inactive_forward_delivers_to_the_mailbox(domain, make_mailbox):
+    alice = make_mailbox(domain, "alice")
+    saved(Forward(mailbox=alice, destinations="x@example.net", active=False))
+    assert alias_of("alice@example.org") == ["alice@example.org"]
+
+
+def test_it_expands_domain_aliases_for_mailboxes_and_aliases(
+    domain, make_mailbox, make_alias
+):
+    make_mailbox(domain, "alice")
+    make_alias(domain, "sales", "alice@example.org")
+    make_alias(domain, "", "alice@example.org")
+    saved(DomainAlias(name="alias.example", target=domain))
+    assert alias_of("alice@alias.example") == ["alice@example.org"]
+    assert alias_of("sales@alias.example") == ["sales@example.org"]
+    assert alias_of("@alias.example") == ["alice@example.org"]
+    assert logins("alice@alias.example") == {"alice@example.org"}
+    assert logins("sales@alias.example") == {"alice@example.org"}
+
+
+def test_deleting_a_domain_alias_removes_its_rows(domain, make_mailbox):
+    make_mailbox(domain, "alice")
+    alias_domain = saved(DomainAlias(name="alias.example", target=domain))
+    alias_domain.delete()
+    assert alias_of("alice@alias.example") == []
+    assert view_rows(DOMAINS, "domain") == {("example.org",)}
+
+
+def test_sender_logins_cover_owner_aliases_and_identities(
+    domain, make_mailbox, make_alias
+):
+    alice = make_mailbox(domain, "alice")
+    make_mailbox(domain, "bob")
+    make_alias(domain, "team", "alice@example.org bob@example.org")
+    make_alias(domain, "", "alice@example.org")
+    saved(SendAsIdentity(mailbox=alice, address="alice@home.example"))
+    assert logins("alice@example.org") == {"alice@example.org"}
+    assert logins("team@example.org") == {"alice@example.org", "bob@example.org"}
+    assert logins("alice@home.example") == {"alice@example.org"}
+    # A catch-all grants nobody the whole domain.
+    assert logins("@example.org") == set()
+
+
+def test_an_identity_for_another_domains_address_is_kept_apart(domain, make_mailbox):
+    other = saved(Domain(name="example.net"))
+    alice = make_mailbox(domain, "alice")
+    make_mailbox(other, "boss")
+    saved(SendAsIdentity(mailbox=alice, address="boss@example.net"))
+    assert logins("boss@example.net") == {"boss@example.net", "alice@example.org"}
+    # Rebuilding example.net must not drop alice's grant (it lives with her domain).
+    lookups.sync_domains([other.pk])
+    assert logins("boss@example.net") == {"boss@example.net", "alice@example.org"}
+
+
+def test_dovecot_gets_home_uid_gid_quota_and_switches(domain, make_mailbox, settings):
+    settings.MAILPANEL_VMAIL_ROOT = "/srv/mail/"
+    make_mailbox(domain, "alice", quota=1024, pop3_enabled=False)
+    assert view_rows(USERDB, "username", "home", "uid", "gid", "quota_rule") == {
+        (
+            "alice@example.org",
+            "/srv/mail/example.org/alice/",
+            5000,
+            5000,
+            "*:bytes=1024",
+        )
+    }
+    [(imap, pop3, smtp)] = view_rows(
+        PASSDB, "imap_enabled", "pop3_enabled", "smtp_enabled"
+    )
+    assert (bool(imap), bool(pop3), bool(smtp)) == (True, False, True)
+
+
+@pytest.mark.parametrize(
+    ("service", "allowed"), [("imap", True), ("pop3", False), ("smtp", True)]
+)
+def test_the_documented_passdb_query_honours_service_switches(
+    domain, make_mailbox, service, allowed
+):
+    from django.db import connection
+
+    mailbox = make_mailbox(domain, "alice", pop3_enabled=False)
+    query = (
+        "SELECT username AS user, password FROM mailpanel_dovecot_passdb "
+        "WHERE username = 'alice@example.org' AND CASE '{service}' "
+        "WHEN 'imap' THEN imap_enabled WHEN 'pop3' THEN pop3_enabled "
+        "WHEN 'smtp' THEN smtp_enabled ELSE TRUE END"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query.format(service=service))
+        rows = cursor.fetchall()
+    assert rows == ([("alice@example.org", mailbox.password)] if allowed else [])
+
+
+def test_a_password_change_reaches_dovecot_at_once(domain, make_mailbox):
+    alice = make_mailbox(domain, "alice")
+    services.mailbox_set_password(mailbox=alice, password="a new long passphrase")
+    [stored] = lookup(PASSDB, "password", "username", "alice@example.org")
+    assert stored == alice.password
+    assert Mailbox.objects.get().check_password("a new long passphrase")
+
+
+def test_renaming_a_domain_renames_every_key(domain, make_mailbox):
+    make_mailbox(domain, "alice")
+    domain.name = "example.com"
+    saved(domain)
+    assert view_rows(MAILBOXES, "address") == {("alice@example.com",)}
+
+
+def test_bulk_deactivation_updates_the_lookups(domain, make_mailbox):
+    make_mailbox(domain, "alice")
+    make_mailbox(domain, "bob")
+    services.objects_set_active(queryset=Mailbox.objects.all(), active=False)
+    assert view_rows(MAILBOXES, "address") == set()
+    services.objects_set_active(queryset=Mailbox.objects.all(), active=True)
+    assert len(view_rows(MAILBOXES, "address")) == 2
+
+
+def test_deleting_a_mailbox_removes_its_rows(domain, make_mailbox):
+    alice = make_mailbox(domain, "alice")
+    saved(SendAsIdentity(mailbox=alice, address="alice@home.example"))
+    alice.delete()
+    for view in (MAILBOXES, ALIASES, SENDERS, PASSDB):
+        assert view_rows(view, "*") == set()
