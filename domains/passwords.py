@@ -48,9 +48,7 @@ _CRYPT_PREFIXES = {"CRYPT", "BLF-CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "MD5-CR
 _CRYPT_IDS = (
     ("$argon2id$", "ARGON2ID"),
     ("$argon2i$", "ARGON2I"),
-    ("$2y$", "BLF-CRYPT"),
-    ("$2b$", "BLF-CRYPT"),
-    ("$2a$", "BLF-CRYPT"),
+    (("$2y$", "$2b$", "$2a$"), "BLF-CRYPT"),
     ("$6$", "SHA512-CRYPT"),
     ("$5$", "SHA256-CRYPT"),
     ("$1$", "MD5-CRYPT"),
@@ -78,21 +76,21 @@ def _scheme_or_setting(scheme: str | None) -> str:
     return name
 
 
+def _cost(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
 def _argon2_hasher() -> argon2.PasswordHasher:
     return argon2.PasswordHasher(
-        time_cost=getattr(
-            settings, "MAILPANEL_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST
-        ),
-        memory_cost=getattr(
-            settings, "MAILPANEL_ARGON2_MEMORY_COST", DEFAULT_ARGON2_MEMORY_COST
-        ),
+        time_cost=_cost("MAILPANEL_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST),
+        memory_cost=_cost("MAILPANEL_ARGON2_MEMORY_COST", DEFAULT_ARGON2_MEMORY_COST),
         parallelism=_ARGON2_PARALLELISM,
         type=argon2.Type.ID,
     )
 
 
 def _bcrypt_rounds() -> int:
-    return int(getattr(settings, "MAILPANEL_BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS))
+    return _cost("MAILPANEL_BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS)
 
 
 def _split(stored: str) -> tuple[str, str]:

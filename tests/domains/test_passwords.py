@@ -111,14 +111,17 @@ def require_doveadm() -> str:
 
 @pytest.fixture
 def doveadm(tmp_path):
-    """Run `doveadm pw` against a minimal config, independent of /etc/dovecot."""
-    binary = require_doveadm()
+    """Run `doveadm pw` against a minimal config, independent of /etc/dovecot.
+
+    The doveadm check runs inside the test, so a missing doveadm on CI is a
+    test failure rather than a setup error or a skip.
+    """
     config = tmp_path / "dovecot.conf"
     config.write_text("# doveadm pw needs no services or certificates\nssl = no\n")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [binary, "-c", str(config), "pw", *args],
+            [require_doveadm(), "-c", str(config), "pw", *args],
             capture_output=True,
             text=True,
             timeout=60,
