@@ -109,8 +109,28 @@ class PostfixRecipientAccess(LookupRow):
         ]
 
 
+class DovecotLogin(LookupRow):
+    """passdb: one row per active mailbox and service it may log in to.
+
+    Keyed by (username, service) so the per-service switches cost nothing at
+    login: a disabled service simply has no row, and the query is one probe
+    on the composite key instead of a probe plus a CASE on the service name.
+    """
+
+    username = models.CharField(max_length=254)
+    service = models.CharField(max_length=16)
+    password = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "service"], name="dovecotlogin_key"
+            )
+        ]
+
+
 class DovecotUser(LookupRow):
-    """passdb, userdb and iterate: one row per active mailbox."""
+    """userdb and iterate: one row per active mailbox."""
 
     mailbox = models.OneToOneField(
         "domains.Mailbox", on_delete=models.CASCADE, related_name="+"
@@ -137,6 +157,7 @@ LOOKUP_MODELS: tuple[type[LookupRow], ...] = (
     PostfixAlias,
     PostfixSenderLogin,
     PostfixRecipientAccess,
+    DovecotLogin,
     DovecotUser,
 )
 
@@ -231,6 +252,19 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
         sender_logins(mailbox.local_part, [address])
         for identity in mailbox.identities.all():
             add(PostfixSenderLogin, address=identity.address, login=address)
+        for service, enabled in (
+            ("imap", mailbox.imap_enabled),
+            ("pop3", mailbox.pop3_enabled),
+            # Postfix's SASL requests reach Dovecot with the service "smtp".
+            ("smtp", mailbox.smtp_enabled),
+        ):
+            if enabled:
+                add(
+                    DovecotLogin,
+                    username=address,
+                    service=service,
+                    password=mailbox.password,
+                )
         add(
             DovecotUser,
             mailbox=mailbox,

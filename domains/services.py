@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from domains import lookups
-from domains.models import Domain, Mailbox
+from domains.models import Domain, Forward, Mailbox
 
 
 @transaction.atomic
@@ -76,3 +76,27 @@ def domain_delete(*, domain: Domain, delete_mailboxes: bool = False) -> None:
         )
     domain.mailboxes.all().delete()
     domain.delete()
+
+
+@transaction.atomic
+def forward_set(
+    *, mailbox: Mailbox, destinations: str, keep_copy: bool
+) -> Forward | None:
+    """Replace a mailbox's forwarding; no destinations removes it.
+
+    Validated by ``Forward.full_clean()`` as in the admin (no loops, not to
+    itself). An existing forward keeps its ``active`` switch: one an admin
+    turned off stays off when its owner edits the addresses.
+    """
+    forward = Forward.objects.filter(mailbox=mailbox).first()
+    if not destinations.strip():
+        if forward is not None:
+            forward.delete()
+        return None
+    if forward is None:
+        forward = Forward(mailbox=mailbox)
+    forward.destinations = destinations
+    forward.keep_copy = keep_copy
+    forward.full_clean()
+    forward.save()
+    return forward

@@ -25,8 +25,7 @@ POSTFIX_QUERIES: dict[str, str] = {
 
 DOVECOT_PASSWORD_QUERY = (
     "SELECT username AS user, password FROM mailpanel_dovecot_passdb "
-    "WHERE username = '%u' AND CASE '%Ls' WHEN 'imap' THEN imap_enabled "
-    "WHEN 'pop3' THEN pop3_enabled WHEN 'smtp' THEN smtp_enabled ELSE TRUE END"
+    "WHERE username = '%u' AND service = '%Ls'"
 )
 DOVECOT_USER_QUERY = (
     "SELECT home, uid, gid, quota_rule FROM mailpanel_dovecot_userdb "

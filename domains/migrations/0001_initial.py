@@ -517,4 +517,17 @@ class Migration(migrations.Migration):
                 fields=("mailbox", "address"), name="identity_unique"
             ),
         ),
+        migrations.CreateModel(
+            name='DovecotLogin',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('username', models.CharField(max_length=254)),
+                ('service', models.CharField(max_length=16)),
+                ('password', models.CharField(max_length=255)),
+                ('domain', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='domains.domain')),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('username', 'service'), name='dovecotlogin_key')],
+            },
+        ),
     ]

@@ -21,8 +21,7 @@ VIEWS = {
         "SELECT address, action FROM domains_postfixrecipientaccess"
     ),
     "mailpanel_dovecot_passdb": (
-        "SELECT username, password, imap_enabled, pop3_enabled, smtp_enabled "
-        "FROM domains_dovecotuser"
+        "SELECT username, service, password FROM domains_dovecotlogin"
     ),
     "mailpanel_dovecot_userdb": (
         "SELECT username, home, uid, gid, quota_rule, imap_enabled, pop3_enabled, "

@@ -48,6 +48,10 @@ def seeded():
         lookups.PostfixRecipientAccess: [
             {"address": f"u{i}@d{i}.example", "action": "REJECT"} for i in range(N)
         ],
+        lookups.DovecotLogin: [
+            {"username": f"u{i}@d{i}.example", "service": "imap", "password": "x"}
+            for i in range(N)
+        ],
         lookups.DovecotUser: [
             {
                 "mailbox": mailbox,

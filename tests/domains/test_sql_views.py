@@ -161,28 +161,29 @@ def test_dovecot_gets_home_uid_gid_quota_and_switches(domain, make_mailbox, sett
         )
     }
     [(imap, pop3, smtp)] = view_rows(
-        PASSDB, "imap_enabled", "pop3_enabled", "smtp_enabled"
+        USERDB, "imap_enabled", "pop3_enabled", "smtp_enabled"
     )
     assert (bool(imap), bool(pop3), bool(smtp)) == (True, False, True)
+    assert view_rows(PASSDB, "service") == {("imap",), ("smtp",)}
 
 
 @pytest.mark.parametrize(
-    ("service", "allowed"), [("imap", True), ("pop3", False), ("smtp", True)]
+    ("service", "allowed"),
+    [("imap", True), ("pop3", False), ("smtp", True), ("sieve", False)],
 )
 def test_the_documented_passdb_query_honours_service_switches(
     domain, make_mailbox, service, allowed
 ):
     from django.db import connection
 
+    from domains.sql_interface import DOVECOT_PASSWORD_QUERY
+
     mailbox = make_mailbox(domain, "alice", pop3_enabled=False)
-    query = (
-        "SELECT username AS user, password FROM mailpanel_dovecot_passdb "
-        "WHERE username = 'alice@example.org' AND CASE '{service}' "
-        "WHEN 'imap' THEN imap_enabled WHEN 'pop3' THEN pop3_enabled "
-        "WHEN 'smtp' THEN smtp_enabled ELSE TRUE END"
+    query = DOVECOT_PASSWORD_QUERY.replace("%u", "alice@example.org").replace(
+        "%Ls", service
     )
     with connection.cursor() as cursor:
-        cursor.execute(query.format(service=service))
+        cursor.execute(query)
         rows = cursor.fetchall()
     assert rows == ([("alice@example.org", mailbox.password)] if allowed else [])
 
@@ -190,8 +191,8 @@ def test_the_documented_passdb_query_honours_service_switches(
 def test_a_password_change_reaches_dovecot_at_once(domain, make_mailbox):
     alice = make_mailbox(domain, "alice")
     services.mailbox_set_password(mailbox=alice, password="a new long passphrase")
-    [stored] = lookup(PASSDB, "password", "username", "alice@example.org")
-    assert stored == alice.password
+    stored = lookup(PASSDB, "password", "username", "alice@example.org")
+    assert stored == [alice.password] * 3
     assert Mailbox.objects.get().check_password("a new long passphrase")
 
 

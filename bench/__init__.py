@@ -1,0 +1,1 @@
+"""Benchmarks; run them as scripts from the project root (see README.md)."""
