@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Who uses the panel: administrators and, later, mailbox owners."""
+    """Who uses the panel: administrators and the mailbox owners' portal."""
 
     name = "accounts"

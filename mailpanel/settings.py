@@ -51,8 +51,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "domains",
     "accounts",
+    "mailserver",
+    "monitoring",
+    "backups",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout flagged during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailpanel.urls"
@@ -100,7 +106,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Dovecot-compatible schemes in domains.passwords.
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=10)},
@@ -141,3 +150,174 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 SESSION_COOKIE_HTTPONLY = True
+
+# --- Mail server configuration -------------------------------------------------
+# What `manage.py mailserver render|apply` writes for Postfix and Dovecot
+# (docs/mailserver.md). Ports/addresses are Postfix master.cf service names
+# ([host:]port) and Dovecot inet_listener ports; tests move them to high
+# loopback ports.
+
+MAILPANEL_POSTFIX_DIR = env("MAILPANEL_POSTFIX_DIR", default="/etc/postfix")
+MAILPANEL_DOVECOT_DIR = env("MAILPANEL_DOVECOT_DIR", default="/etc/dovecot")
+MAILPANEL_POSTFIX_QUEUE_DIR = env(
+    "MAILPANEL_POSTFIX_QUEUE_DIR", default="/var/spool/postfix"
+)
+MAILPANEL_POSTFIX_DATA_DIR = env(
+    "MAILPANEL_POSTFIX_DATA_DIR", default="/var/lib/postfix"
+)
+# Empty: the machine's FQDN (with ".localdomain" added if it has no dot).
+MAILPANEL_HOSTNAME = env("MAILPANEL_HOSTNAME", default="")
+# Empty: var/tls/mailserver.{crt,key}, a self-signed pair made on first render.
+# Any other path must exist (a production certificate is never invented).
+MAILPANEL_TLS_CERT = env("MAILPANEL_TLS_CERT", default="")
+MAILPANEL_TLS_KEY = env("MAILPANEL_TLS_KEY", default="")
+MAILPANEL_MESSAGE_SIZE_LIMIT = env.int("MAILPANEL_MESSAGE_SIZE_LIMIT", default=52428800)
+# Clients that may relay without logging in. Empty on purpose: local programs
+# use sendmail(1), webmail and scripts log in on submission like everyone else.
+MAILPANEL_MYNETWORKS = env("MAILPANEL_MYNETWORKS", default="")
+MAILPANEL_POSTFIX_INET_INTERFACES = env(
+    "MAILPANEL_POSTFIX_INET_INTERFACES", default="all"
+)
+MAILPANEL_POSTFIX_INET_PROTOCOLS = env(
+    "MAILPANEL_POSTFIX_INET_PROTOCOLS", default="all"
+)
+MAILPANEL_SMTP_LISTEN = env("MAILPANEL_SMTP_LISTEN", default="25")
+MAILPANEL_SUBMISSION_LISTEN = env("MAILPANEL_SUBMISSION_LISTEN", default="587")
+MAILPANEL_SUBMISSIONS_LISTEN = env("MAILPANEL_SUBMISSIONS_LISTEN", default="465")
+# Static routes (domain=transport), e.g. "example.net=smtp:[10.0.0.5]:25".
+MAILPANEL_POSTFIX_TRANSPORTS = env.dict("MAILPANEL_POSTFIX_TRANSPORTS", default={})
+# Empty: syslog. A path: Postfix's own postlogd writes there (no syslog needed).
+MAILPANEL_POSTFIX_LOG_FILE = env("MAILPANEL_POSTFIX_LOG_FILE", default="")
+# Database connections of the mail server: proxymap processes x 6 lookup
+# files for Postfix, plus Dovecot's SQL pool (10 with the defaults).
+MAILPANEL_POSTFIX_PROXYMAP_PROCESSES = env.int(
+    "MAILPANEL_POSTFIX_PROXYMAP_PROCESSES", default=1
+)
+MAILPANEL_DOVECOT_DB_CONNECTIONS = env.int(
+    "MAILPANEL_DOVECOT_DB_CONNECTIONS", default=4
+)
+MAILPANEL_DOVECOT_LISTEN = env("MAILPANEL_DOVECOT_LISTEN", default="*, ::")
+MAILPANEL_IMAP_PORT = env.int("MAILPANEL_IMAP_PORT", default=143)
+MAILPANEL_IMAPS_PORT = env.int("MAILPANEL_IMAPS_PORT", default=993)
+MAILPANEL_POP3_PORT = env.int("MAILPANEL_POP3_PORT", default=110)
+MAILPANEL_POP3S_PORT = env.int("MAILPANEL_POP3S_PORT", default=995)
+# Empty: Dovecot's default (/run/dovecot); a second instance needs its own.
+MAILPANEL_DOVECOT_BASE_DIR = env("MAILPANEL_DOVECOT_BASE_DIR", default="")
+MAILPANEL_DOVECOT_LOG_PATH = env("MAILPANEL_DOVECOT_LOG_PATH", default="syslog")
+# Tests only: let IMAP/POP3 clients on 127.0.0.1/::1 log in without TLS.
+MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK = env.bool(
+    "MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK", default=False
+)
+# How Postfix and Dovecot reach the database; empty: as Django does. Give them
+# a read-only role in production (docs/mailserver.md).
+MAILPANEL_MAIL_DB_HOST = env("MAILPANEL_MAIL_DB_HOST", default="")
+MAILPANEL_MAIL_DB_PORT = env("MAILPANEL_MAIL_DB_PORT", default="")
+MAILPANEL_MAIL_DB_USER = env("MAILPANEL_MAIL_DB_USER", default="")
+MAILPANEL_MAIL_DB_PASSWORD = env("MAILPANEL_MAIL_DB_PASSWORD", default="")
+
+# --- Monitoring -----------------------------------------------------------------
+# DNSBL and deliverability checks (docs/monitoring.md).
+
+# The resolver every check asks, "IP" or "IP:PORT": a recursive resolver of
+# your own (unbound on 127.0.0.1). Empty: /etc/resolv.conf, and a public
+# resolver found there is reported, since DNSBLs refuse public resolvers.
+MAILPANEL_DNS_RESOLVER = env("MAILPANEL_DNS_RESOLVER", default="")
+MAILPANEL_DNS_TIMEOUT = env.float("MAILPANEL_DNS_TIMEOUT", default=3.0)
+# DNSBL queries in flight at once.
+MAILPANEL_DNSBL_CONCURRENCY = env.int("MAILPANEL_DNSBL_CONCURRENCY", default=20)
+# The hourly DNSBL run starts up to this many seconds late, so installations do
+# not all query the lists at the top of the hour.
+MAILPANEL_DNSBL_JITTER = env.int("MAILPANEL_DNSBL_JITTER", default=600)
+# Addresses mail leaves from. Empty: the HELO name's A/AAAA records.
+MAILPANEL_OUTBOUND_IPV4 = env("MAILPANEL_OUTBOUND_IPV4", default="")
+MAILPANEL_OUTBOUND_IPV6 = env("MAILPANEL_OUTBOUND_IPV6", default="")
+# Name the server gives in HELO/EHLO. Empty: MAILPANEL_HOSTNAME, then the FQDN.
+MAILPANEL_HELO_NAME = env("MAILPANEL_HELO_NAME", default="")
+# Outbound SMTP test: HOST:PORT targets that answer with a 220 banner; when all
+# port 25 targets fail and a submission target works, port 25 is blocked.
+MAILPANEL_PORT25_TARGETS = env.list(
+    "MAILPANEL_PORT25_TARGETS", default=["gmail-smtp-in.l.google.com:25"]
+)
+MAILPANEL_SUBMISSION_TARGETS = env.list(
+    "MAILPANEL_SUBMISSION_TARGETS", default=["smtp.gmail.com:587"]
+)
+MAILPANEL_SMTP_TEST_TIMEOUT = env.float("MAILPANEL_SMTP_TEST_TIMEOUT", default=10.0)
+# DKIM public keys to compare with DNS: DIR/DOMAIN.SELECTOR.pub (PEM). Empty:
+# no keys, no DKIM comparison (the record is still reported when present).
+MAILPANEL_DKIM_KEY_DIR = env("MAILPANEL_DKIM_KEY_DIR", default="")
+MAILPANEL_DKIM_SELECTOR = env("MAILPANEL_DKIM_SELECTOR", default="mail")
+# Check runs older than this are deleted by the daily task.
+MAILPANEL_MONITORING_HISTORY_DAYS = env.int(
+    "MAILPANEL_MONITORING_HISTORY_DAYS", default=90
+)
+
+# --- Mailbox owners' portal ----------------------------------------------------
+# /account/: owners log in with their mail address and mailbox password
+# (docs/portal.md). They are never Django users; the session keeps their
+# mailbox id, so a mailbox password can never open the admin.
+
+# Admin logins go through Django's authenticate(), which the Axes backend stops
+# while a client is locked out; owner logins report to Axes directly
+# (accounts.lockout), so both share one failure count per address and IP.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.AxesAdminBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Hours (a float): failures older than this are forgotten and a lockout ends.
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+# Either an address or a client IP reaching the limit locks: a botnet guessing
+# one mailbox's password is stopped, at the price that anyone can lock a
+# mailbox out of the portal (never out of IMAP/SMTP) for the cool-off time.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# A correct password must not wipe an IP's failures: an attacker with one
+# mailbox could otherwise keep guessing others between their own logins.
+AXES_RESET_ON_SUCCESS = False
+AXES_USERNAME_FORM_FIELD = "username"
+# The page shown while locked out, for the portal and the admin login alike.
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_page"
+# Behind a reverse proxy every client has the proxy's REMOTE_ADDR, and one
+# lockout would shut everyone out: name a function(request) -> str that reads
+# the address the proxy appended to X-Forwarded-For. The audit log uses it too.
+AXES_CLIENT_IP_CALLABLE = env("AXES_CLIENT_IP_CALLABLE", default=None)
+
+# An owner's session ends after this many seconds, however active.
+MAILPANEL_PORTAL_SESSION_AGE = env.int("MAILPANEL_PORTAL_SESSION_AGE", default=8 * 3600)
+# A password reset link is valid for this many seconds, and only once.
+MAILPANEL_PORTAL_RESET_TIMEOUT = env.int("MAILPANEL_PORTAL_RESET_TIMEOUT", default=3600)
+# Sender of the reset mail; empty: DEFAULT_FROM_EMAIL.
+MAILPANEL_PORTAL_FROM_EMAIL = env("MAILPANEL_PORTAL_FROM_EMAIL", default="")
+
+# --- Backups --------------------------------------------------------------------
+# Scheduled, verified backups with restic (docs/backups.md). The schedule and
+# retention are edited in the admin (BackupPolicy).
+
+# A restic repository: a local path, sftp:host:/path, rest:https://..., s3:...
+# Credentials for a remote (AWS_*, B2_*, ...) are read by restic from the
+# environment. Create it once with `manage.py backup --init`.
+MAILPANEL_BACKUP_REPOSITORY = env("MAILPANEL_BACKUP_REPOSITORY", default="")
+# Encrypts the repository; without it no backup can ever be read. Keep a copy
+# away from this machine. MAILPANEL_BACKUP_PASSPHRASE_FILE works too.
+MAILPANEL_BACKUP_PASSPHRASE = env("MAILPANEL_BACKUP_PASSPHRASE", default="")
+MAILPANEL_BACKUP_RESTIC = env("MAILPANEL_BACKUP_RESTIC", default="restic")
+# Configuration and keys to back up, those that exist. Empty: the Postfix and
+# Dovecot directories, the TLS certificate and key (or var/tls) and the DKIM
+# key directory.
+MAILPANEL_BACKUP_CONFIG_PATHS = env.list("MAILPANEL_BACKUP_CONFIG_PATHS", default=[])
+# Where a run stages the dump and hard links of the maildirs: on the vmail file
+# system. Empty: MAILPANEL_VMAIL_ROOT/.mailpanel-backup.
+MAILPANEL_BACKUP_STAGING_DIR = env("MAILPANEL_BACKUP_STAGING_DIR", default="")
+# Where restores and drills extract to; a drill needs room for a whole backup.
+# Empty: the system's temporary directory.
+MAILPANEL_BACKUP_SCRATCH_DIR = env("MAILPANEL_BACKUP_SCRATCH_DIR", default="")
+MAILPANEL_BACKUP_CACHE_DIR = env("MAILPANEL_BACKUP_CACHE_DIR", default="")
+# The host name recorded in snapshots. Empty: this machine's.
+MAILPANEL_BACKUP_HOST = env("MAILPANEL_BACKUP_HOST", default="")
+# Any one restic call is stopped after this many seconds (0: never), so a
+# remote that hangs cannot keep a run going for ever.
+MAILPANEL_BACKUP_TIMEOUT = env.int("MAILPANEL_BACKUP_TIMEOUT", default=6 * 3600)
+# The drill loads the dump into this scratch database (dropped afterwards).
+# Empty: the database's name + "_restore_drill"; the role needs CREATEDB.
+MAILPANEL_BACKUP_DRILL_DATABASE = env("MAILPANEL_BACKUP_DRILL_DATABASE", default="")
+# Who is mailed about failed runs and drills. Empty: ADMINS.
+MAILPANEL_BACKUP_ALERT_EMAILS = env.list("MAILPANEL_BACKUP_ALERT_EMAILS", default=[])

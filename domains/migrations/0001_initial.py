@@ -518,16 +518,35 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.CreateModel(
-            name='DovecotLogin',
+            name="DovecotLogin",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('username', models.CharField(max_length=254)),
-                ('service', models.CharField(max_length=16)),
-                ('password', models.CharField(max_length=255)),
-                ('domain', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='domains.domain')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("username", models.CharField(max_length=254)),
+                ("service", models.CharField(max_length=16)),
+                ("password", models.CharField(max_length=255)),
+                (
+                    "domain",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="domains.domain",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('username', 'service'), name='dovecotlogin_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("username", "service"), name="dovecotlogin_key"
+                    )
+                ],
             },
         ),
     ]

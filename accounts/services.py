@@ -1,0 +1,300 @@
+"""What a mailbox owner can change, each change with its audit record.
+
+Every service validates first and writes inside one transaction, so a refused
+change writes nothing, and records an ``AuditEvent`` in the same transaction.
+Work outside the database is ordered around that transaction: Dovecot's auth
+cache is flushed after commit; the Sieve script is written before it, so a
+failed write also undoes the row. In issue 5 both become Celery tasks.
+"""
+
+import logging
+import smtplib
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import AuditEvent, RecoveryAddress, Vacation
+from accounts.owners import owner_mailboxes
+from accounts.sieve import render_vacation_sieve
+from accounts.sieve_files import sieve_script_install, sieve_script_remove
+from accounts.tokens import reset_tokens
+from domains.addresses import split_address
+from domains.lookups import PostfixSenderLogin
+from domains.models import Forward, Mailbox
+from domains.services import forward_set, mailbox_set_password
+
+logger = logging.getLogger(__name__)
+
+# At most one reset mail per mailbox in this many seconds, so the form cannot
+# be used to flood someone's recovery address.
+RESET_MAIL_INTERVAL = 300
+
+
+def audit_event_record(
+    *,
+    mailbox: Mailbox,
+    action: AuditEvent.Action,
+    ip_address: str | None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Record a change made by the owner of ``mailbox``."""
+    return AuditEvent.objects.create(
+        mailbox=mailbox,
+        address=mailbox.address,
+        actor=mailbox.address,
+        action=action,
+        ip_address=ip_address,
+        detail=detail or {},
+    )
+
+
+# --- Passwords -------------------------------------------------------------------
+
+
+def flush_dovecot_auth_cache(username: str) -> None:
+    """Make Dovecot forget a cached login so the old password stops working.
+
+    Best effort: the new hash is already what Dovecot's passdb returns, and a
+    cache (if one is configured) expires on its own; a missing mailserver app
+    or doveadm binary must not fail a password change.
+    """
+    try:
+        from mailserver.services import dovecot_flush_auth_cache
+    except ImportError:
+        logger.warning("mailserver app missing: Dovecot's auth cache not flushed")
+        return
+    try:
+        dovecot_flush_auth_cache(username)
+    except FileNotFoundError as exc:
+        logger.warning("Dovecot's auth cache not flushed: %s", exc)
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def owner_password_set(
+    *,
+    mailbox: Mailbox,
+    password: str,
+    ip_address: str | None,
+    action: AuditEvent.Action = AuditEvent.Action.PASSWORD_CHANGED,
+) -> None:
+    """Set a new password, live for IMAP, POP3 and SMTP at the next lookup.
+
+    Dovecot's cache is flushed only after commit: flushed earlier, a login in
+    between could cache the old hash again.
+    """
+    mailbox_set_password(mailbox=mailbox, password=password)
+    audit_event_record(mailbox=mailbox, action=action, ip_address=ip_address)
+    username = mailbox.address
+    transaction.on_commit(lambda: flush_dovecot_auth_cache(username))
+
+
+@transaction.atomic
+def recovery_address_set(
+    *, mailbox: Mailbox, address: str, ip_address: str | None
+) -> RecoveryAddress | None:
+    """Set where reset links go; an empty address removes it."""
+    current = RecoveryAddress.objects.filter(mailbox=mailbox).first()
+    if not address.strip():
+        if current is not None:
+            current.delete()
+        recovery = None
+    else:
+        recovery = current or RecoveryAddress(mailbox=mailbox)
+        recovery.address = address
+        recovery.full_clean()
+        recovery.save()
+    audit_event_record(
+        mailbox=mailbox,
+        action=AuditEvent.Action.RECOVERY_CHANGED,
+        ip_address=ip_address,
+        detail={"address": recovery.address if recovery else ""},
+    )
+    return recovery
+
+
+def password_reset_request(
+    *, address: str, ip_address: str | None, link: Callable[[str, str], str]
+) -> None:
+    """Mail a reset link to the mailbox's recovery address, if it has one.
+
+    Says nothing either way: the caller shows the same page whether or not
+    ``address`` is a mailbox. ``link(uidb64, token)`` makes the absolute URL.
+    """
+    try:
+        local_part, domain = split_address(address)
+    except ValidationError:
+        return
+    mailbox = (
+        owner_mailboxes()
+        .filter(local_part=local_part, domain__name=domain, recovery__isnull=False)
+        .select_related("recovery")
+        .first()
+    )
+    if mailbox is None:
+        return
+    if not cache.add(f"accounts:reset-mail:{mailbox.pk}", 1, RESET_MAIL_INTERVAL):
+        logger.info(
+            "Reset mail for mailbox %s not sent: one was sent recently.", mailbox.pk
+        )
+        return
+    uidb64 = urlsafe_base64_encode(force_bytes(mailbox.pk))
+    context = {
+        "mailbox": mailbox,
+        "link": link(uidb64, reset_tokens.make_token(mailbox)),
+        "minutes": settings.MAILPANEL_PORTAL_RESET_TIMEOUT // 60,
+    }
+    audit_event_record(
+        mailbox=mailbox,
+        action=AuditEvent.Action.PASSWORD_RESET_REQUESTED,
+        ip_address=ip_address,
+        detail={"sent_to": mailbox.recovery.address},
+    )
+    try:
+        send_mail(
+            subject=f"Password reset for {mailbox.address}",
+            message=render_to_string("accounts/password_reset_email.txt", context),
+            from_email=settings.MAILPANEL_PORTAL_FROM_EMAIL or None,
+            recipient_list=[mailbox.recovery.address],
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        # The page must look the same either way; the operator reads the log.
+        logger.warning("Reset mail for mailbox %s not sent: %s", mailbox.pk, exc)
+
+
+def password_reset_mailbox(uidb64: str, token: str) -> Mailbox | None:
+    """The mailbox a reset link is for, if the link is valid, unused and fresh."""
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    mailbox = owner_mailboxes().filter(pk=pk).first()
+    return mailbox if reset_tokens.check_token(mailbox, token) else None
+
+
+# --- Forwarding ------------------------------------------------------------------
+
+
+@transaction.atomic
+def owner_forward_set(
+    *,
+    mailbox: Mailbox,
+    destinations: str,
+    keep_copy: bool,
+    ip_address: str | None,
+) -> Forward | None:
+    """Replace the owner's forwarding, validated as in the admin."""
+    forward = forward_set(
+        mailbox=mailbox, destinations=destinations, keep_copy=keep_copy
+    )
+    audit_event_record(
+        mailbox=mailbox,
+        action=AuditEvent.Action.FORWARD_CHANGED,
+        ip_address=ip_address,
+        detail={
+            "destinations": forward.destination_list if forward else [],
+            "keep_copy": forward.keep_copy if forward else True,
+        },
+    )
+    return forward
+
+
+def mailbox_send_as_addresses(mailbox: Mailbox) -> list[str]:
+    """Every address ``mailbox`` may send as, exactly as Postfix decides it.
+
+    Read from the lookup table behind the ``mailpanel_sender_logins`` view:
+    itself on every alias domain, aliases that deliver to it, identities.
+    """
+    return list(
+        PostfixSenderLogin.objects.filter(login=mailbox.address)
+        .order_by("address")
+        .values_list("address", flat=True)
+        .distinct()
+    )
+
+
+def mailbox_overview(mailbox: Mailbox) -> dict:
+    """What the portal's first page shows about the owner's own mailbox."""
+    return {
+        "mailbox": mailbox,
+        "send_as": mailbox_send_as_addresses(mailbox),
+        "forward": Forward.objects.filter(mailbox=mailbox).first(),
+        "vacation": Vacation.objects.filter(mailbox=mailbox).first(),
+        "recovery": RecoveryAddress.objects.filter(mailbox=mailbox).first(),
+        # Dovecot reports usage in a later issue; None reads "not measured yet".
+        "quota_used": None,
+    }
+
+
+# --- Out of office ---------------------------------------------------------------
+
+
+def mailbox_home(mailbox: Mailbox) -> Path:
+    """The mailbox's home, as the Dovecot userdb row gives it."""
+    root = Path(settings.MAILPANEL_VMAIL_ROOT)
+    home = root / mailbox.domain.name / mailbox.local_part
+    # Local parts are dot-atoms: "/" is legal in them, "..": never; still,
+    # never write outside the vmail root whatever a row says.
+    if not home.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"{mailbox.address}: home outside the vmail root")
+    return home
+
+
+def vacation_sync(*, mailbox: Mailbox) -> None:
+    """Make the Sieve script in the mailbox's home match its Vacation row.
+
+    Idempotent, so it may run again at any time; in issue 5 a Celery task on
+    the mail host loads the mailbox by id and calls this.
+    """
+    vacation = Vacation.objects.filter(mailbox=mailbox).first()
+    home = mailbox_home(mailbox)
+    if vacation is None or not vacation.enabled:
+        sieve_script_remove(home=home)
+        return
+    script = render_vacation_sieve(
+        vacation, addresses=mailbox_send_as_addresses(mailbox)
+    )
+    sieve_script_install(
+        home=home,
+        script=script,
+        uid=settings.MAILPANEL_VMAIL_UID,
+        gid=settings.MAILPANEL_VMAIL_GID,
+    )
+
+
+@transaction.atomic
+def vacation_set(*, mailbox: Mailbox, ip_address: str | None, **fields) -> Vacation:
+    """Save the owner's out-of-office reply and install or remove its script.
+
+    The script is written before the transaction ends, so a failed write
+    (raised to the caller) also undoes the row.
+    """
+    vacation = Vacation.objects.filter(mailbox=mailbox).first() or Vacation(
+        mailbox=mailbox
+    )
+    for name, value in fields.items():
+        setattr(vacation, name, value)
+    vacation.full_clean()
+    vacation.save()
+    audit_event_record(
+        mailbox=mailbox,
+        action=AuditEvent.Action.VACATION_CHANGED,
+        ip_address=ip_address,
+        detail={
+            "enabled": vacation.enabled,
+            "start": vacation.start.isoformat(),
+            "end": vacation.end.isoformat(),
+            "reply_days": vacation.reply_days,
+        },
+    )
+    vacation_sync(mailbox=mailbox)
+    return vacation

@@ -1,0 +1,79 @@
+"""``manage.py backup``: take a backup now (or init, prune, check, drill)."""
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import filesizeformat
+
+from backups import services
+from backups.models import BackupRun, State
+from backups.runs import BackupError
+from backups.tool import Progress, ToolError
+
+
+class Command(BaseCommand):
+    help = "Take a backup now; --init, --prune, --check or --drill instead."
+
+    def add_arguments(self, parser) -> None:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--init", action="store_true", help="Create the repository.")
+        group.add_argument(
+            "--prune", action="store_true", help="Apply the retention policy."
+        )
+        group.add_argument(
+            "--check", action="store_true", help="Check the repository's integrity."
+        )
+        group.add_argument(
+            "--drill",
+            action="store_true",
+            help="Restore the newest backup and verify it.",
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            if options["init"]:
+                created = services.backup_init()
+                self.stdout.write(
+                    "repository created" if created else "repository already exists"
+                )
+                return
+            if options["drill"]:
+                drill = services.restore_drill()
+                if drill.state != State.SUCCEEDED:
+                    raise CommandError(f"restore drill failed: {drill.error}")
+                self.stdout.write(
+                    f"restore drill #{drill.pk} passed: database loaded, "
+                    f"{drill.mailboxes_checked} mailboxes and "
+                    f"{drill.messages_checked} messages match the manifest"
+                )
+                return
+            if options["prune"]:
+                run = services.backup_prune()
+            elif options["check"]:
+                run = services.backup_check()
+            else:
+                run = services.backup_run(on_progress=self._progress)
+        except (ImproperlyConfigured, BackupError, ToolError) as exc:
+            raise CommandError(str(exc)) from None
+        self._result(run)
+
+    def _progress(self, run: BackupRun, report: Progress) -> None:
+        self.stdout.write(
+            f"{report.percent:4.0%}  {report.files_done}/{report.total_files} files  "
+            f"{filesizeformat(report.bytes_done)}/{filesizeformat(report.total_bytes)}"
+        )
+
+    def _result(self, run: BackupRun) -> None:
+        if run.state == State.FAILED:
+            raise CommandError(f"{run.kind} #{run.pk} failed: {run.error}")
+        if run.kind == BackupRun.Kind.BACKUP:
+            self.stdout.write(
+                f"backup #{run.pk} {run.state}: snapshot {run.snapshot_id[:8]}, "
+                f"{filesizeformat(run.bytes_added or 0)} added, repository "
+                f"{filesizeformat(run.repository_size or 0)}, "
+                f"{run.details.get('mailboxes', 0)} mailboxes, "
+                f"{run.details.get('messages', 0)} messages"
+            )
+        else:
+            self.stdout.write(f"{run.kind} #{run.pk} {run.state}")
+        if run.state == State.PARTIAL:
+            raise CommandError(f"backup #{run.pk} is incomplete: {run.error}")

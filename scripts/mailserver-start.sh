@@ -1,0 +1,27 @@
+#!/bin/sh
+# Start (or reload) Postfix and Dovecot with the configuration that
+# `manage.py mailserver apply` wrote, as root and without systemd.
+# Idempotent: a running daemon is reloaded instead of started twice.
+set -eu
+
+POSTFIX_DIR="${MAILPANEL_POSTFIX_DIR:-/etc/postfix}"
+DOVECOT_CONF="${MAILPANEL_DOVECOT_DIR:-/etc/dovecot}/dovecot.conf"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "mailserver-start: run as root" >&2
+    exit 1
+fi
+
+if postfix -c "$POSTFIX_DIR" status >/dev/null 2>&1; then
+    postfix -c "$POSTFIX_DIR" reload
+else
+    postfix -c "$POSTFIX_DIR" start
+fi
+
+base_dir="$(doveconf -c "$DOVECOT_CONF" -h base_dir)"
+if [ -f "$base_dir/master.pid" ] && kill -0 "$(cat "$base_dir/master.pid")" 2>/dev/null; then
+    doveadm -c "$DOVECOT_CONF" reload
+else
+    dovecot -c "$DOVECOT_CONF"
+fi
+echo "mailserver-start: Postfix ($POSTFIX_DIR) and Dovecot ($DOVECOT_CONF) running"

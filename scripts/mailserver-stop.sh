@@ -1,0 +1,17 @@
+#!/bin/sh
+# Stop Postfix and Dovecot started by scripts/mailserver-start.sh. Stopping a
+# daemon that is not running is not an error.
+set -eu
+
+POSTFIX_DIR="${MAILPANEL_POSTFIX_DIR:-/etc/postfix}"
+DOVECOT_CONF="${MAILPANEL_DOVECOT_DIR:-/etc/dovecot}/dovecot.conf"
+
+if postfix -c "$POSTFIX_DIR" status >/dev/null 2>&1; then
+    postfix -c "$POSTFIX_DIR" stop
+fi
+base_dir="$(doveconf -c "$DOVECOT_CONF" -h base_dir 2>/dev/null || true)"
+if [ -n "$base_dir" ] && [ -f "$base_dir/master.pid" ] \
+    && kill -0 "$(cat "$base_dir/master.pid")" 2>/dev/null; then
+    doveadm -c "$DOVECOT_CONF" stop
+fi
+echo "mailserver-stop: stopped"

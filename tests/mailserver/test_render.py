@@ -1,0 +1,206 @@
+"""What `mailserver render|apply` writes, without starting any daemon.
+
+The apply tests run the real `postfix check` and `doveconf -n` on throw-away
+directories, so they need the binaries (and root, for postfix check).
+"""
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from domains import sql_interface
+from mailserver import services
+from mailserver.render import (
+    MailServerConfig,
+    RenderError,
+    database_connection,
+    render_dovecot,
+    render_postfix,
+)
+from tests.conftest import unavailable
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_text("cert")
+    key.write_text("key")
+    return cert, key
+
+
+@pytest.fixture
+def config(settings, tmp_path, tls_files) -> MailServerConfig:
+    settings.MAILPANEL_HOSTNAME = "mail.example.test"
+    settings.MAILPANEL_TLS_CERT = str(tls_files[0])
+    settings.MAILPANEL_TLS_KEY = str(tls_files[1])
+    settings.MAILPANEL_POSTFIX_DIR = str(tmp_path / "etc" / "postfix")
+    settings.MAILPANEL_DOVECOT_DIR = str(tmp_path / "etc" / "dovecot")
+    settings.MAILPANEL_POSTFIX_QUEUE_DIR = str(tmp_path / "queue")
+    settings.MAILPANEL_POSTFIX_DATA_DIR = str(tmp_path / "data")
+    return MailServerConfig.from_settings()
+
+
+def main_cf(config) -> dict[str, str]:
+    lines = render_postfix(config)["main.cf"].splitlines()
+    pairs = [line.split(" = ", 1) for line in lines if " = " in line and line[0] != "#"]
+    return dict(pairs)
+
+
+def test_one_lookup_file_per_query_with_the_documented_sql(config):
+    files = render_postfix(config)
+    expected = {
+        "pgsql-virtual-mailbox-domains.cf": "virtual_mailbox_domains",
+        "pgsql-virtual-mailbox-maps.cf": "virtual_mailbox_maps",
+        "pgsql-virtual-alias-maps.cf": "virtual_alias_maps",
+        "pgsql-sender-login-maps.cf": "smtpd_sender_login_maps",
+        "pgsql-recipient-access.cf": "recipient_access",
+    }
+    for name, key in expected.items():
+        assert f"query = {sql_interface.POSTFIX_QUERIES[key]}\n" in files[name]
+        assert "dbname = " in files[name]
+    sql = render_dovecot(config)["mailpanel-sql.conf.ext"]
+    assert f"password_query = {sql_interface.DOVECOT_PASSWORD_QUERY}\n" in sql
+    assert f"user_query = {sql_interface.DOVECOT_USER_QUERY}\n" in sql
+    assert f"iterate_query = {sql_interface.DOVECOT_ITERATE_QUERY}\n" in sql
+
+
+def test_main_cf_is_never_an_open_relay(config):
+    main = main_cf(config)
+    assert main["mynetworks"] == ""
+    assert main["smtpd_relay_restrictions"].endswith("reject_unauth_destination")
+    assert main["smtpd_sasl_auth_enable"] == "no"  # only on submission
+    assert main["smtpd_tls_auth_only"] == "yes"
+    assert main["allow_percent_hack"] == "no"
+    assert main["mydestination"] == ""
+    recipient = main["smtpd_recipient_restrictions"]
+    assert recipient.index("check_recipient_access") < recipient.index(
+        "reject_unlisted_recipient"
+    )
+    for name in ("virtual_mailbox_domains", "virtual_alias_maps"):
+        assert main[name].startswith("proxy:pgsql:")
+        assert f"${name}" in main["proxy_read_maps"]
+    assert (
+        "reject_sender_login_mismatch"
+        in (main["mailpanel_submission_sender_restrictions"])
+    )
+
+
+def test_master_cf_has_smtp_submission_and_submissions(config):
+    master = render_postfix(config)["master.cf"]
+    assert master.startswith("#")
+    services_ = {line.split()[0] for line in master.splitlines() if line[:1].isalnum()}
+    assert {"25", "587", "465", "proxymap", "lmtp"} <= services_
+    submission = master.split("\n587 ")[1].split("\n465 ")[0]
+    assert "smtpd_tls_security_level=encrypt" in submission
+    assert "smtpd_sasl_auth_enable=yes" in submission
+    assert "smtpd_tls_wrappermode=yes" in master.split("\n465 ")[1].split("pickup")[0]
+
+
+def test_dovecot_requires_tls_unless_the_loopback_test_setting(config):
+    main = render_dovecot(config)["mailpanel.conf"]
+    assert "ssl = required\n" in main
+    assert "disable_plaintext_auth = yes\n" in main
+    assert "remote 127.0.0.1" not in main
+    assert "/queue/private/dovecot-lmtp" in main
+    assert "/queue/private/auth" in main
+    relaxed = dataclasses.replace(config, allow_plaintext_auth_on_loopback=True)
+    assert (
+        "remote 127.0.0.1 {\n  disable_plaintext_auth = no"
+        in render_dovecot(relaxed)["mailpanel.conf"]
+    )
+
+
+def test_sqlite_database_gives_sqlite_lookups(config, tmp_path):
+    db = database_connection(
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3")}
+    )
+    lite = dataclasses.replace(config, postfix_db=db, dovecot_db=db)
+    files = render_postfix(lite)
+    assert (
+        f"dbpath = {tmp_path / 'db.sqlite3'}\n" in files["sqlite-virtual-alias-maps.cf"]
+    )
+    assert main_cf(lite)["virtual_alias_maps"].startswith("proxy:sqlite:")
+    assert "driver = sqlite\n" in render_dovecot(lite)["mailpanel-sql.conf.ext"]
+
+
+def test_values_cannot_inject_configuration_lines(config):
+    evil = dataclasses.replace(config, hostname="mail.example.test\nmynetworks = 0/0")
+    with pytest.raises(RenderError):
+        render_postfix(evil)
+
+
+def test_password_with_spaces_is_quoted_for_libpq(config):
+    db = dataclasses.replace(config.dovecot_db, password="it's a secret")
+    sql = render_dovecot(dataclasses.replace(config, dovecot_db=db))
+    assert "password='it\\'s a secret'" in sql["mailpanel-sql.conf.ext"]
+
+
+def test_missing_production_certificate_is_an_error(config, tmp_path):
+    missing = dataclasses.replace(config, tls_cert=str(tmp_path / "nope.crt"))
+    with pytest.raises(services.MailServerError, match="does not exist"):
+        services.ensure_tls_certificate(missing)
+
+
+@pytest.fixture
+def daemon_tools():
+    for name in ("postfix", "doveconf", "openssl"):
+        if shutil.which(name) is None:
+            unavailable(f"{name} is not installed (scripts/mailserver-install.sh)")
+    if os.geteuid() != 0:
+        unavailable("postfix check runs as root")
+
+
+def test_render_command_writes_a_runnable_tree(daemon_tools, config, tmp_path):
+    call_command("mailserver", "render", str(tmp_path / "out"))
+    postfix = tmp_path / "out" / "postfix"
+    assert (postfix / "main.cf").exists()
+    assert oct((postfix / "pgsql-virtual-alias-maps.cf").stat().st_mode)[-3:] == "640"
+    services.validate_postfix(postfix)
+    services.validate_dovecot(tmp_path / "out" / "dovecot" / "dovecot.conf")
+    assert (
+        f"args = {tmp_path / 'out' / 'dovecot'}"
+        in (tmp_path / "out" / "dovecot" / "mailpanel.conf").read_text()
+    )
+
+
+def test_apply_validates_first_and_keeps_the_previous_config(
+    daemon_tools, config, monkeypatch
+):
+    call_command("mailserver", "apply", "--no-reload")
+    live_postfix, live_dovecot = config.postfix_dir, config.dovecot_dir
+    before = {
+        path: path.read_text()
+        for directory in (live_postfix, live_dovecot)
+        for path in directory.iterdir()
+    }
+
+    def broken(config):
+        files = render_dovecot(config)
+        files["mailpanel.conf"] += "no_such_dovecot_setting = yes\n"
+        return files
+
+    monkeypatch.setattr(services, "render_dovecot", broken)
+    with pytest.raises(CommandError, match="doveconf"):
+        call_command("mailserver", "apply", "--no-reload")
+    after = {
+        path: path.read_text()
+        for directory in (live_postfix, live_dovecot)
+        for path in directory.iterdir()
+    }
+    assert after == before
+    leftovers = [
+        p.name for p in live_postfix.parent.iterdir() if "mailpanel-" in p.name
+    ]
+    assert leftovers == []
+
+    monkeypatch.undo()
+    call_command("mailserver", "apply", "--no-reload")
+    assert Path(f"{live_postfix}.mailpanel-previous", "main.cf").exists()
+
+
+def test_flushing_the_auth_cache_without_dovecot_does_not_raise(config):
+    assert services.dovecot_flush_auth_cache("nobody@example.test") is False

@@ -1,0 +1,93 @@
+"""MX, DKIM, DMARC, MTA-STS and TLS-RPT checks over real DNS."""
+
+import asyncio
+
+from monitoring.deliverability import _info_record, dkim_check, dmarc_check, mx_check
+from monitoring.findings import Severity
+
+HELO = "mail.example.org"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_it_accepts_an_mx_that_names_this_server(dns, resolver):
+    dns.add("example.org", "MX", f"10 {HELO}.")
+    finding = run(mx_check(resolver, "example.org", helo=HELO, addresses=[]))
+    assert finding.severity is Severity.OK
+
+
+def test_it_accepts_an_mx_that_resolves_to_this_server(dns, resolver):
+    dns.add("example.org", "MX", "10 mx.example.org.")
+    dns.add("mx.example.org", "A", "203.0.113.25")
+    finding = run(
+        mx_check(resolver, "example.org", helo=HELO, addresses=["203.0.113.25"])
+    )
+    assert finding.severity is Severity.OK
+
+
+def test_it_warns_about_an_mx_pointing_elsewhere(dns, resolver):
+    dns.add("example.org", "MX", "10 mx.elsewhere.test.")
+    dns.add("mx.elsewhere.test", "A", "198.51.100.1")
+    finding = run(
+        mx_check(resolver, "example.org", helo=HELO, addresses=["203.0.113.25"])
+    )
+    assert finding.severity is Severity.WARNING
+    assert "does not point at this server" in finding.summary
+
+
+def test_it_reports_a_missing_mx(dns, resolver):
+    dns.add("example.org", "A", "203.0.113.25")
+    finding = run(mx_check(resolver, "example.org", helo=HELO, addresses=[]))
+    assert finding.severity is Severity.CRITICAL
+    assert f"MX 10 {HELO}." in finding.advice
+
+
+def test_it_matches_the_dkim_record_with_the_signing_key(dns, resolver):
+    dns.add("mail._domainkey.example.org", "TXT", '"v=DKIM1; k=rsa; p=MIIBkey"')
+    ok = run(dkim_check(resolver, "example.org", selector="mail", key="MIIBkey"))
+    bad = run(dkim_check(resolver, "example.org", selector="mail", key="MIIBother"))
+    assert ok.severity is Severity.OK
+    assert bad.severity is Severity.CRITICAL
+    assert "p=MIIBother" in bad.advice
+
+
+def test_it_reports_a_missing_dkim_record_for_an_existing_key(dns, resolver):
+    dns.add("example.org", "A", "203.0.113.25")
+    finding = run(dkim_check(resolver, "example.org", selector="mail", key="K"))
+    assert finding.severity is Severity.CRITICAL
+
+
+def test_it_only_informs_about_dkim_without_keys(dns, resolver):
+    dns.add("example.org", "A", "203.0.113.25")
+    finding = run(dkim_check(resolver, "example.org", selector="mail", key=""))
+    assert finding.severity is Severity.INFO
+
+
+def test_it_reports_a_missing_dmarc_record(dns, resolver):
+    dns.add("example.org", "A", "203.0.113.25")
+    finding = run(dmarc_check(resolver, "example.org"))
+    assert finding.severity is Severity.WARNING
+    assert "v=DMARC1; p=none" in finding.advice
+
+
+def test_it_accepts_a_dmarc_policy(dns, resolver):
+    dns.add("_dmarc.example.org", "TXT", '"v=DMARC1; p=quarantine"')
+    assert run(dmarc_check(resolver, "example.org")).severity is Severity.OK
+
+
+def test_it_reports_mta_sts_as_information(dns, resolver):
+    dns.add("example.org", "A", "203.0.113.25")
+    finding = run(
+        _info_record(
+            resolver,
+            "example.org",
+            check="mta-sts",
+            name="_mta-sts.example.org",
+            prefix="v=stsv1",
+            what="an MTA-STS policy",
+            purpose="enforce TLS",
+        )  # fmt: skip
+    )
+    assert finding.severity is Severity.INFO
