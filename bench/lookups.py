@@ -397,8 +397,17 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
             miss_at(hosted),
         ),
         Case(
+            "port 25 sender access",
+            "domains_postfixsenderlogin",
+            postfix("unauthenticated_sender_access"),
+            "login",
+            PLAIN_TARGET,
+            column("SELECT DISTINCT address FROM domains_postfixsenderlogin"),
+            miss_at(hosted),
+        ),
+        Case(
             "dovecot password_query",
-            "domains_dovecotuser",
+            "domains_dovecotlogin",
             password_query,
             "username, password",
             PLAIN_TARGET,

@@ -21,6 +21,13 @@ POSTFIX_QUERIES: dict[str, str] = {
     "recipient_access": (
         "SELECT action FROM mailpanel_recipient_access WHERE address = '%s'"
     ),
+    # Port 25 has no SASL, so reject_sender_login_mismatch cannot work there:
+    # an address that has an owner may only be used after logging in. Same
+    # view and index as smtpd_sender_login_maps.
+    "unauthenticated_sender_access": (
+        "SELECT 'REJECT 5.7.1 Log in to send as this address' "
+        "FROM mailpanel_sender_logins WHERE address = '%s' LIMIT 1"
+    ),
 }
 
 DOVECOT_PASSWORD_QUERY = (

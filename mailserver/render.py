@@ -37,13 +37,7 @@ POSTFIX_QUERIES: dict[str, str] = {
     "virtual-alias-maps": sql_interface.POSTFIX_QUERIES["virtual_alias_maps"],
     "sender-login-maps": sql_interface.POSTFIX_QUERIES["smtpd_sender_login_maps"],
     "recipient-access": sql_interface.POSTFIX_QUERIES["recipient_access"],
-    # Port 25 has no SASL, so reject_sender_login_mismatch cannot work there:
-    # an address that has an owner may only be used after logging in. Same
-    # view and index as smtpd_sender_login_maps.
-    "sender-access": (
-        "SELECT 'REJECT 5.7.1 Log in to send as this address' "
-        "FROM mailpanel_sender_logins WHERE address = '%s' LIMIT 1"
-    ),
+    "sender-access": sql_interface.POSTFIX_QUERIES["unauthenticated_sender_access"],
 }
 
 DOVECOT_PASSWORD_QUERY = sql_interface.DOVECOT_PASSWORD_QUERY

@@ -12,16 +12,30 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# The daemons inherit the file descriptors of whoever starts them: a caller
+# reading our output through a pipe (make ... | tail, CI) would wait for them
+# to exit. So each start writes to a file, which is shown afterwards.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+run_detached() {
+    if "$@" </dev/null >"$log" 2>&1; then
+        cat "$log"
+    else
+        cat "$log" >&2
+        return 1
+    fi
+}
+
 if postfix -c "$POSTFIX_DIR" status >/dev/null 2>&1; then
-    postfix -c "$POSTFIX_DIR" reload
+    run_detached postfix -c "$POSTFIX_DIR" reload
 else
-    postfix -c "$POSTFIX_DIR" start
+    run_detached postfix -c "$POSTFIX_DIR" start
 fi
 
 base_dir="$(doveconf -c "$DOVECOT_CONF" -h base_dir)"
 if [ -f "$base_dir/master.pid" ] && kill -0 "$(cat "$base_dir/master.pid")" 2>/dev/null; then
-    doveadm -c "$DOVECOT_CONF" reload
+    run_detached doveadm -c "$DOVECOT_CONF" reload
 else
-    dovecot -c "$DOVECOT_CONF"
+    run_detached dovecot -c "$DOVECOT_CONF"
 fi
 echo "mailserver-start: Postfix ($POSTFIX_DIR) and Dovecot ($DOVECOT_CONF) running"

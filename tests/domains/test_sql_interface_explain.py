@@ -20,6 +20,7 @@ KEYS = {
     "virtual_alias_maps": "u7@d7.example",
     "smtpd_sender_login_maps": "u7@d7.example",
     "recipient_access": "u7@d7.example",
+    "unauthenticated_sender_access": "u7@d7.example",
 }
 
 
