@@ -26,7 +26,7 @@ pytest = $(VENV)/bin/pytest $(1) || { status=$$?; \
 	venv venv-dev services test-postgres test-sqlite
 
 help:
-	@echo "make run         quick start on SQLite: web server and Celery worker on http://$(HOST):$(PORT)/"
+	@echo "make run         quick start on SQLite: web server, Celery worker and beat on http://$(HOST):$(PORT)/"
 	@echo "make test        the whole suite: ruff, then pytest on PostgreSQL and on SQLite"
 	@echo "make lint        ruff check and ruff format --check"
 	@echo "make format      sort imports and format the code with ruff"
@@ -74,6 +74,7 @@ test:
 	scripts/bootstrap.sh --services --requirements requirements-dev.txt
 	if [ -f scripts/mailserver-install.sh ]; then bash scripts/mailserver-install.sh; fi
 	if [ -f scripts/backups-install.sh ]; then bash scripts/backups-install.sh; fi
+	if [ -f scripts/browser-install.sh ]; then bash scripts/browser-install.sh; fi
 	$(MAKE) --keep-going lint test-postgres test-sqlite
 
 lint: venv-dev

@@ -93,6 +93,9 @@ class NewPasswordForm(MailboxPasswordFields):
         self.request = request
         self.mailbox = mailbox
         super().__init__(*args, **kwargs)
+        # Beside "Current password", a bare "Password" reads ambiguously.
+        self.fields["password1"].label = "New password"
+        self.fields["password2"].label = "New password (again)"
 
     def clean_password2(self) -> str:
         password1 = self.cleaned_data.get("password1")

@@ -304,7 +304,33 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
         if not alias.is_catchall:
             # Whoever receives an alias may send as it (docs/sql-interface.md).
             sender_logins(alias.local_part, alias.destination_list)
+    _add_hook_access_rows(domain, names, rows)
     return rows
+
+
+def _add_hook_access_rows(domain, names: list[str], rows) -> None:
+    """Actions other apps ask for, e.g. a 4xx while a maildir is being moved.
+
+    They win over a "disabled" row for the same address: deferring mail is
+    never worse than refusing it.
+    """
+    from domains.models import mailbox_hooks
+
+    hooks = mailbox_hooks()
+    extra = hooks.recipient_access_rows(domain) if hooks else {}
+    if not extra:
+        return
+    wanted = {
+        f"{local_part}@{name}": action
+        for local_part, action in extra.items()
+        for name in names
+    }
+    rows[PostfixRecipientAccess] = [
+        row for row in rows[PostfixRecipientAccess] if row.address not in wanted
+    ] + [
+        PostfixRecipientAccess(domain=domain, address=address, action=action)
+        for address, action in wanted.items()
+    ]
 
 
 def _mailbox_targets(mailbox, address: str) -> Iterator[str]:

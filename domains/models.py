@@ -7,6 +7,10 @@ below is saved or deleted, in the same transaction, so the mail server sees a
 change at its next lookup and never half of it.
 """
 
+import importlib
+from types import ModuleType
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q, Sum
@@ -22,6 +26,17 @@ from domains.addresses import (
 )
 
 UNLIMITED = 0
+
+
+def mailbox_hooks() -> ModuleType | None:
+    """The module named by ``MAILPANEL_MAILBOX_HOOKS``, or None.
+
+    Renaming or deleting a mailbox also has work on disk, done by another
+    app (mailserver.lifecycle). Imported by name, late, so that domains
+    depends on no other app of ours (docs/workers.md).
+    """
+    path = getattr(settings, "MAILPANEL_MAILBOX_HOOKS", "")
+    return importlib.import_module(path) if path else None
 
 
 class LookupSyncMixin(models.Model):
@@ -217,6 +232,32 @@ class Mailbox(LookupSyncMixin):
 
     def __str__(self) -> str:
         return self.address
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            old = None
+            if self.pk is not None:
+                old = (
+                    Mailbox.objects.filter(pk=self.pk)
+                    .values_list("local_part", "domain_id")
+                    .first()
+                )
+            super().save(*args, **kwargs)
+            hooks = mailbox_hooks()
+            if hooks and old and old != (self.local_part, self.domain_id):
+                # Renamed or moved: the maildir has to follow (on commit).
+                hooks.mailbox_moved(
+                    mailbox=self,
+                    old_local_part=old[0],
+                    old_domain=Domain.objects.get(pk=old[1]),
+                )
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            hooks = mailbox_hooks()
+            if hooks:
+                hooks.mailbox_deleted(mailbox=self)
+            return super().delete(*args, **kwargs)
 
     @property
     def address(self) -> str:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from domains import lookups
-from domains.models import Domain, Forward, Mailbox
+from domains.models import Domain, Forward, Mailbox, mailbox_hooks
 
 
 @transaction.atomic
@@ -41,6 +41,10 @@ def mailbox_set_password(*, mailbox: Mailbox, password: str) -> None:
     validate_password(password)
     mailbox.set_password(password)
     mailbox.save(update_fields=["password", "password_changed_at", "updated"])
+    hooks = mailbox_hooks()
+    if hooks:
+        # Flushes Dovecot's auth cache on each mail host, after commit.
+        hooks.password_changed(mailbox=mailbox)
 
 
 @transaction.atomic
@@ -65,8 +69,8 @@ def objects_set_active(*, queryset: QuerySet, active: bool) -> int:
 def domain_delete(*, domain: Domain, delete_mailboxes: bool = False) -> None:
     """Delete a domain; one that still has mailboxes needs ``delete_mailboxes``.
 
-    The mailboxes' maildirs stay on disk: removing mail is never a side effect
-    of a database delete.
+    The mailboxes' maildirs are archived by the mail hosts' workers, or
+    removed only where MAILPANEL_MAILDIR_ON_DELETE says so.
     """
     count = domain.mailboxes.count()
     if count and not delete_mailboxes:
@@ -74,7 +78,9 @@ def domain_delete(*, domain: Domain, delete_mailboxes: bool = False) -> None:
             f"{domain} still has {count} mailbox(es); confirm that they are to be "
             "deleted with the domain."
         )
-    domain.mailboxes.all().delete()
+    for mailbox in domain.mailboxes.select_related("domain"):
+        # One by one, so each maildir is archived (Mailbox.delete's hook).
+        mailbox.delete()
     domain.delete()
 
 

@@ -39,3 +39,16 @@ DOVECOT_USER_QUERY = (
     "WHERE username = '%u'"
 )
 DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mailpanel_dovecot_userdb"
+
+# Relay hosts (relays app, docs/relay-hosts.md): Postfix's
+# sender_dependent_default_transport_maps lists both, in this order. Postfix
+# tries the full sender in every table before it tries "@domain", so the first
+# query answers for the domain itself (%d; Postfix skips it for a key without a
+# domain, such as the null sender) and the default cannot shadow a domain's relay.
+POSTFIX_RELAY_QUERIES: dict[str, str] = {
+    "sender_relay": (
+        "SELECT transport FROM mailpanel_sender_relays "
+        "WHERE sender = '%s' OR domain = '%d' ORDER BY priority LIMIT 1"
+    ),
+    "default_relay": "SELECT transport FROM mailpanel_default_relay",
+}

@@ -52,11 +52,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_celery_beat",
+    "django_celery_results",
     "domains",
     "accounts",
     "mailserver",
     "monitoring",
     "backups",
+    "relays",
 ]
 
 MIDDLEWARE = [
@@ -132,9 +135,106 @@ MAILPANEL_VMAIL_GID = env.int("MAILPANEL_VMAIL_GID", default=5000)
 # implicitly, so a missing broker is an error rather than work done in-request.
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The quick start without Redis: kombu's filesystem transport keeps the
+    # queues as files under var/ (one machine, one worker; never production).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "broker"),
+        "data_folder_out": str(VAR_DIR / "broker"),
+        "processed_folder": str(VAR_DIR / "broker-done"),
+        "store_processed": False,
+    }
+    (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
+else:
+    # A web request that enqueues while Redis is down must fail fast and leave
+    # the work in the outbox (mailserver.outbox), not hang on reconnects.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 2,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker dies mid-way is redelivered; every task is idempotent.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+# Results and failures in the admin (django-celery-results), kept a week.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = 7 * 86400
+# Schedules live in the database and are edited in the admin; the entries
+# below are only created when missing, so an admin's edit survives restarts
+# (mailserver.beat).
+CELERY_BEAT_SCHEDULER = "mailserver.beat:DatabaseScheduler"
+# Each entry expires after its interval: a run that waited that long is
+# superseded by the next one, so a backlog never piles up.
+CELERY_BEAT_SCHEDULE = {
+    "mail hosts: send pending work (outbox)": {
+        "task": "mailserver.tasks.outbox_flush_task",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "mail hosts: apply configuration where behind": {
+        "task": "mailserver.tasks.mailhosts_reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    "mailboxes: quota usage": {
+        "task": "mailserver.tasks.quota_refresh_task",
+        "schedule": 900.0,
+        "options": {"expires": 900},
+    },
+    "monitoring: DNSBL checks": {
+        "task": "monitoring.tasks.dnsbl_schedule_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "monitoring: deliverability checks": {
+        "task": "monitoring.tasks.deliverability_check_task",
+        "schedule": 86400.0,
+        "options": {"expires": 86400},
+    },
+    "backups: backup when due": {
+        "task": "backups.tasks.backup_run_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "backups: prune when due": {
+        "task": "backups.tasks.backup_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "backups: check when due": {
+        "task": "backups.tasks.backup_check_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "backups: restore drill when due": {
+        "task": "backups.tasks.restore_drill_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+}
+# This worker's mail host: set on each mail host (docs/workers.md). The
+# worker then registers the host, consumes the queue of that name and does
+# the host's file-system and daemon work. Empty: not a mail host.
+MAILPANEL_MAIL_HOST = env("MAILPANEL_MAIL_HOST", default="")
+# How often a mail host's worker reports that it is alive, in seconds.
+MAILPANEL_MAIL_HOST_HEARTBEAT = env.int("MAILPANEL_MAIL_HOST_HEARTBEAT", default=60)
+# A deleted mailbox's maildir is moved under this directory, or removed when
+# MAILPANEL_MAILDIR_ON_DELETE is "remove". Empty: VMAIL_ROOT/.archive.
+MAILPANEL_MAILDIR_ARCHIVE = env("MAILPANEL_MAILDIR_ARCHIVE", default="")
+MAILPANEL_MAILDIR_ON_DELETE = env("MAILPANEL_MAILDIR_ON_DELETE", default="archive")
+# Seconds a move waits before looking for mail delivered into the old
+# directory by a delivery that was already under way.
+MAILPANEL_MAILDIR_SETTLE_SECONDS = env.float(
+    "MAILPANEL_MAILDIR_SETTLE_SECONDS", default=2.0
+)
+# Where domains' models send mailbox renames, deletes and password changes
+# (a module path; domains never imports mailserver itself).
+MAILPANEL_MAILBOX_HOOKS = env("MAILPANEL_MAILBOX_HOOKS", default="mailserver.lifecycle")
+# An owner whose mailbox is this full (percent) gets one warning mail.
+MAILPANEL_QUOTA_WARNING_PERCENT = env.int("MAILPANEL_QUOTA_WARNING_PERCENT", default=90)
 
 # --- Web ----------------------------------------------------------------------
 
@@ -175,6 +275,9 @@ MAILPANEL_MESSAGE_SIZE_LIMIT = env.int("MAILPANEL_MESSAGE_SIZE_LIMIT", default=5
 # Clients that may relay without logging in. Empty on purpose: local programs
 # use sendmail(1), webmail and scripts log in on submission like everyone else.
 MAILPANEL_MYNETWORKS = env("MAILPANEL_MYNETWORKS", default="")
+# "127.0.0.1:PORT": a loopback smtpd for Dovecot's Sieve replies (vacation);
+# empty: Dovecot uses sendmail(1), i.e. the Postfix of /etc/postfix.
+MAILPANEL_LOCAL_SMTP_LISTEN = env("MAILPANEL_LOCAL_SMTP_LISTEN", default="")
 MAILPANEL_POSTFIX_INET_INTERFACES = env(
     "MAILPANEL_POSTFIX_INET_INTERFACES", default="all"
 )
@@ -321,3 +424,38 @@ MAILPANEL_BACKUP_TIMEOUT = env.int("MAILPANEL_BACKUP_TIMEOUT", default=6 * 3600)
 MAILPANEL_BACKUP_DRILL_DATABASE = env("MAILPANEL_BACKUP_DRILL_DATABASE", default="")
 # Who is mailed about failed runs and drills. Empty: ADMINS.
 MAILPANEL_BACKUP_ALERT_EMAILS = env.list("MAILPANEL_BACKUP_ALERT_EMAILS", default=[])
+
+# --- Relay hosts ------------------------------------------------------------------
+# Sending through a provider's smarthost (docs/relay-hosts.md).
+
+# Fernet keys (comma-separated; the first encrypts, all decrypt) for the relay
+# passwords in the database. Keep it out of the database and its backups:
+# MAILPANEL_SECRET_ENCRYPTION_KEY_FILE=/run/secrets/... works too. Generate one
+# with `python -c "from cryptography.fernet import Fernet as F;
+# print(F.generate_key().decode())"`. With DEBUG on and none set, one is kept
+# in var/dev-relay-key.
+MAILPANEL_SECRET_ENCRYPTION_KEY = env("MAILPANEL_SECRET_ENCRYPTION_KEY", default="")
+if DEBUG and not MAILPANEL_SECRET_ENCRYPTION_KEY:
+    _relay_key = VAR_DIR / "dev-relay-key"
+    if not _relay_key.exists():
+        import base64
+        import secrets
+
+        VAR_DIR.mkdir(exist_ok=True)
+        _relay_key.write_text(
+            base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
+        _relay_key.chmod(0o600)
+    MAILPANEL_SECRET_ENCRYPTION_KEY = _relay_key.read_text().strip()
+# The root-only table (hash:, made with postmap) that each mail host's worker
+# writes the relay passwords into; outside MAILPANEL_POSTFIX_DIR, which
+# `mailserver apply` swaps as a whole.
+MAILPANEL_RELAY_CREDENTIALS_MAP = env(
+    "MAILPANEL_RELAY_CREDENTIALS_MAP", default="/etc/mailpanel/relay-credentials"
+)
+# CAs that relay certificates are verified against (Postfix and "Test this relay").
+MAILPANEL_RELAY_TLS_CA_FILE = env(
+    "MAILPANEL_RELAY_TLS_CA_FILE", default="/etc/ssl/certs/ca-certificates.crt"
+)
+# Seconds "Test this relay" waits for each step.
+MAILPANEL_RELAY_TEST_TIMEOUT = env.float("MAILPANEL_RELAY_TEST_TIMEOUT", default=15.0)

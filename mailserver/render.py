@@ -38,6 +38,9 @@ POSTFIX_QUERIES: dict[str, str] = {
     "sender-login-maps": sql_interface.POSTFIX_QUERIES["smtpd_sender_login_maps"],
     "recipient-access": sql_interface.POSTFIX_QUERIES["recipient_access"],
     "sender-access": sql_interface.POSTFIX_QUERIES["unauthenticated_sender_access"],
+    # Relay hosts (docs/relay-hosts.md): sender_dependent_default_transport_maps.
+    "sender-relay": sql_interface.POSTFIX_RELAY_QUERIES["sender_relay"],
+    "default-relay": sql_interface.POSTFIX_RELAY_QUERIES["default_relay"],
 }
 
 DOVECOT_PASSWORD_QUERY = sql_interface.DOVECOT_PASSWORD_QUERY
@@ -112,6 +115,13 @@ class MailServerConfig:
     dovecot_db: DbConnection
     # Extra main.cf parameters, written last (e.g. queue timings in tests).
     postfix_extra: Mapping[str, str] = field(default_factory=dict)
+    # "127.0.0.1:PORT": a loopback smtpd that relays for loopback clients, and
+    # Dovecot's submission_host (Sieve's vacation replies); empty: sendmail(1).
+    local_smtp_listen: str = ""
+    # Relay hosts (docs/relay-hosts.md): the root-only password table each mail
+    # host's worker writes, and the CAs relay certificates must chain to.
+    relay_credentials_map: str = "/etc/mailpanel/relay-credentials"
+    relay_tls_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
 
     @classmethod
     def from_settings(cls) -> MailServerConfig:
@@ -154,6 +164,9 @@ class MailServerConfig:
             ),
             postfix_db=db,
             dovecot_db=db,
+            local_smtp_listen=settings.MAILPANEL_LOCAL_SMTP_LISTEN,
+            relay_credentials_map=settings.MAILPANEL_RELAY_CREDENTIALS_MAP,
+            relay_tls_ca_file=settings.MAILPANEL_RELAY_TLS_CA_FILE,
         )
 
 
@@ -244,6 +257,13 @@ def render_postfix(config: MailServerConfig) -> dict[str, str]:
             "was queued during a database outage): retry, never bounce."
         )
         + "/^5(\\.1\\.1 .*)$/ 4$1\n",
+        "relay_status_filter": _comment(GENERATED)
+        + _comment(
+            "A relay host that refuses on policy grounds (5.7.x: no login, wrong\n"
+            "login, relaying denied) is misconfigured here, not refusing the\n"
+            "message: keep it queued until the relay is fixed, never bounce."
+        )
+        + "/^5(\\.7\\.[0-9]+ .*)$/ 4$1\n",
         "transport": _comment(GENERATED)
         + "".join(
             f"{_safe(domain, 'transport domain')} {_safe(target, 'transport')}\n"
@@ -359,7 +379,7 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
             "proxy_read_maps",
             "$virtual_mailbox_domains $virtual_mailbox_maps $virtual_alias_maps "
             "$smtpd_sender_login_maps $mailpanel_recipient_access "
-            "$mailpanel_sender_access",
+            "$mailpanel_sender_access $sender_dependent_default_transport_maps",
         ),
         # "REJECT" rows (disabled mailboxes, helo_access) are permanent 550s.
         ("access_map_reject_code", "550"),
@@ -396,8 +416,41 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
         pairs.append(
             ("maillog_file_prefixes", str(Path(config.postfix_log_file).parent))
         )
+    pairs.extend(_postfix_relay_params(config, maps))
     pairs.extend(config.postfix_extra.items())
     return _comment(GENERATED) + _lines(pairs)
+
+
+def _postfix_relay_params(
+    config: MailServerConfig, maps: Mapping[str, str]
+) -> list[tuple[str, object]]:
+    """Relay hosts (docs/relay-hosts.md): routes from SQL, secrets from a file.
+
+    A sender's relay (then its domain's, then the default) replaces
+    default_transport with ``relay-smtp:[host]:587`` or ``relay-smtps:...``;
+    no row means direct delivery. transport_maps still wins over it. SASL is
+    switched on only in the two relay services, so a password is never offered
+    to any other server; the table is hash:, opened as root before the smtp
+    process drops privileges, and read again by new processes after postmap.
+    """
+    credentials_map = _safe(config.relay_credentials_map, "relay credentials map")
+    if not credentials_map.startswith("/") or " " in credentials_map:
+        raise RenderError("MAILPANEL_RELAY_CREDENTIALS_MAP must be an absolute path.")
+    return [
+        (
+            "sender_dependent_default_transport_maps",
+            f"{maps['sender-relay']}, {maps['default-relay']}",
+        ),
+        ("mailpanel_relay_credentials_maps", f"hash:{credentials_map}"),
+        ("mailpanel_relay_tls_ca_file", config.relay_tls_ca_file),
+        ("mailpanel_relay_tls_protocols", ">=TLSv1.2"),
+        # What providers offer; inside TLS only (smtp_tls_security_level secure).
+        ("mailpanel_relay_sasl_mechanisms", "plain, login"),
+        (
+            "mailpanel_relay_status_filter",
+            "regexp:${config_directory}/relay_status_filter",
+        ),
+    ]
 
 
 def _postfix_master_cf(config: MailServerConfig) -> str:
@@ -464,6 +517,7 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
         service("proxywrite", "unix", "-", "1", "proxymap"),
         service("smtp", "unix", "-", "-", "smtp"),
         service("relay", "unix", "-", "-", "smtp", "syslog_name=postfix/$service_name"),
+        *_relay_services(service),
         service("showq", "unix", "n", "-", "showq"),
         service("error", "unix", "-", "-", "error"),
         service("retry", "unix", "-", "-", "error"),
@@ -473,7 +527,86 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
         service("scache", "unix", "-", "1", "scache"),
         service("postlog", "unix-dgram", "n", "1", "postlogd"),
     ]
+    if config.local_smtp_listen:
+        # The mail host's own programs (Dovecot's Sieve replies): only loopback
+        # clients, which may relay; nothing else is offered on this port.
+        lines.append(
+            service(
+                _local_smtp_listen(config),
+                "inet",
+                "n",
+                "-",
+                "smtpd",
+                "syslog_name=postfix/local",
+                "mynetworks=127.0.0.0/8",
+                "smtpd_client_restrictions=permit_mynetworks,reject",
+                "smtpd_helo_restrictions=",
+                "smtpd_sender_restrictions=",
+                "smtpd_relay_restrictions=permit_mynetworks,reject",
+                "smtpd_recipient_restrictions=",
+                "smtpd_sasl_auth_enable=no",
+            )
+        )
     return "".join(lines)
+
+
+def _relay_services(service) -> list[str]:
+    """The smtp clients for relay hosts: mandatory, verified TLS and SASL.
+
+    The certificate must name the relay host (nexthop, not dot-nexthop) and
+    chain to MAILPANEL_RELAY_TLS_CA_FILE. Host names resolve like every other
+    program's (native: /etc/hosts, then DNS), as "Test this relay" does.
+    """
+    relay_common = [
+        "smtp_sasl_auth_enable=yes",
+        "smtp_sasl_password_maps=$mailpanel_relay_credentials_maps",
+        # Cyrus's default, noplaintext, would refuse PLAIN and LOGIN.
+        "smtp_sasl_security_options=noanonymous",
+        "smtp_sasl_tls_security_options=noanonymous",
+        "smtp_sasl_mechanism_filter=$mailpanel_relay_sasl_mechanisms",
+        "smtp_sasl_auth_soft_bounce=yes",
+        "smtp_tls_security_level=secure",
+        "smtp_tls_secure_cert_match=nexthop",
+        "smtp_tls_CAfile=$mailpanel_relay_tls_ca_file",
+        "smtp_tls_mandatory_protocols=$mailpanel_relay_tls_protocols",
+        # One line per connection: "Verified TLS connection established to".
+        "smtp_tls_loglevel=1",
+        "smtp_host_lookup=native",
+        # Refusals on policy grounds (no or wrong login) are retried.
+        "smtp_delivery_status_filter=$mailpanel_relay_status_filter",
+    ]
+    return [
+        service(
+            "relay-smtp",
+            "unix",
+            "-",
+            "-",
+            "smtp",
+            "syslog_name=postfix/relay-smtp",
+            *relay_common,
+        ),
+        service(
+            "relay-smtps",
+            "unix",
+            "-",
+            "-",
+            "smtp",
+            "syslog_name=postfix/relay-smtps",
+            "smtp_tls_wrappermode=yes",
+            *relay_common,
+        ),
+    ]
+
+
+def _local_smtp_listen(config: MailServerConfig) -> str:
+    """``127.x.y.z:PORT`` only: that smtpd relays for whoever reaches it."""
+    value = _safe(config.local_smtp_listen, "local SMTP listen address")
+    if not re.fullmatch(r"127(\.\d{1,3}){3}:\d{1,5}", value):
+        raise RenderError(
+            "MAILPANEL_LOCAL_SMTP_LISTEN must be a loopback IPv4 address and "
+            f"port (127.0.0.1:10025), not {value!r}."
+        )
+    return value
 
 
 # --- Dovecot -----------------------------------------------------------------
@@ -561,6 +694,9 @@ def _dovecot_main(config: MailServerConfig) -> str:
         ("postmaster_address", f"postmaster@{config.hostname}"),
         ("hostname", config.hostname),
     ]
+    if config.local_smtp_listen:
+        # Sieve's replies go to Postfix's loopback smtpd instead of sendmail(1).
+        top.append(("submission_host", _local_smtp_listen(config)))
     sql_args = _safe(sql_file, "Dovecot directory")
     text = _comment(GENERATED) + _lines(top)
     text += f"""
@@ -602,10 +738,19 @@ plugin {{
   quota = count:User quota
   quota_vsizes = yes
   quota_rule = *:bytes=0
+  # Sieve at delivery (Pigeonhole), in the layout of accounts/sieve_files.py:
+  # scripts in ~/sieve, the active one linked as ~/.dovecot.sieve. Vacation
+  # replies go out with the null envelope sender (RFC 3834).
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_vacation_send_from_recipient = no
 }}
 
 protocol imap {{
   mail_plugins = $mail_plugins imap_quota
+}}
+
+protocol lmtp {{
+  mail_plugins = $mail_plugins sieve
 }}
 
 service imap-login {{

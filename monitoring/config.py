@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 
 from domains.models import Domain
@@ -44,8 +45,10 @@ class MonitorConfig:
             ipv4=settings.MAILPANEL_OUTBOUND_IPV4,
             ipv6=settings.MAILPANEL_OUTBOUND_IPV6,
             helo=helo_name(),
-            # The mailserver app owns the relay host setting; absent means none.
-            relay_host=getattr(settings, "MAILPANEL_RELAY_HOST", ""),
+            # The relays app's default relay (all outbound mail goes through
+            # it), else the MAILPANEL_RELAY_HOST setting; absent means none.
+            relay_host=default_relay_host()
+            or getattr(settings, "MAILPANEL_RELAY_HOST", ""),
             domains=tuple(
                 Domain.objects.filter(active=True)
                 .order_by("name")
@@ -82,6 +85,20 @@ class MonitorConfig:
         return "".join(
             line.strip() for line in text.splitlines() if "-----" not in line
         )
+
+
+def default_relay_host() -> str:
+    """The default relay as "[host]:port", or "" (docs/relay-hosts.md).
+
+    Only the default counts: a relay for some domains leaves the others
+    delivering directly, so port 25 and the blocklists still matter.
+    """
+    if not apps.is_installed("relays"):
+        return ""
+    from relays.models import RelayHost
+
+    relay = RelayHost.objects.filter(is_default=True).first()
+    return relay.nexthop if relay else ""
 
 
 def helo_name() -> str:

@@ -11,7 +11,7 @@ set -eu
 
 PACKAGES="postfix postfix-pgsql postfix-sqlite dovecot-core dovecot-imapd \
 dovecot-pop3d dovecot-lmtpd dovecot-pgsql dovecot-sqlite dovecot-sieve \
-libsasl2-modules ssl-cert openssl"
+dovecot-managesieved libsasl2-modules ssl-cert openssl"
 
 VMAIL_UID="${MAILPANEL_VMAIL_UID:-5000}"
 VMAIL_GID="${MAILPANEL_VMAIL_GID:-5000}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The quick start's processes, for `make run`: Django's development server on
-# HOST:PORT (127.0.0.1:8000 by default) and one Celery worker.
+# HOST:PORT (127.0.0.1:8000 by default), one Celery worker and Celery beat.
 #
-# They live and die together. Ctrl-C or TERM stops both, and when either one
-# exits the other is stopped too, so that a worker never lingers behind a dead
-# web server or the reverse. Expects the venv, the migrated database and a
+# They live and die together. Ctrl-C or TERM stops all three, and when any one
+# exits the others are stopped too, so that a worker or beat never lingers
+# behind a dead web server or the reverse. Expects the venv, the migrated database and a
 # reachable broker (the Makefile sees to them).
 set -euo pipefail
 
@@ -43,9 +43,12 @@ setsid .venv/bin/python manage.py runserver "$host:$port" &
 pids+=("$!")
 setsid .venv/bin/celery -A mailpanel worker -l info --concurrency 1 &
 pids+=("$!")
+# Schedules come from the database (editable in the admin); no state file.
+setsid .venv/bin/celery -A mailpanel beat -l info &
+pids+=("$!")
 
 status=0
 wait -n || status=$?
-printf 'run.sh: a process exited with status %s; stopping the other\n' "$status" >&2
+printf 'run.sh: a process exited with status %s; stopping the others\n' "$status" >&2
 stop
 exit "$status"

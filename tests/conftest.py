@@ -129,7 +129,7 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
     sink = SmtpSink()
     controller = sink.start()
     ports = {name: free_port() for name in ("smtp", "sub", "subs", "imap", "imaps")}
-    ports.update({name: free_port() for name in ("pop3", "pop3s")})
+    ports.update({name: free_port() for name in ("pop3", "pop3s", "local")})
     test_settings = dict(
         MAILPANEL_VMAIL_ROOT=str(vmail_root),
         MAILPANEL_POSTFIX_DIR=str(workdir / "postfix"),
@@ -142,6 +142,8 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
         MAILPANEL_SMTP_LISTEN=f"127.0.0.1:{ports['smtp']}",
         MAILPANEL_SUBMISSION_LISTEN=f"127.0.0.1:{ports['sub']}",
         MAILPANEL_SUBMISSIONS_LISTEN=f"127.0.0.1:{ports['subs']}",
+        # Dovecot's Sieve replies reach this Postfix, not the machine's sendmail.
+        MAILPANEL_LOCAL_SMTP_LISTEN=f"127.0.0.1:{ports['local']}",
         # Mail for the outside world, including notices to postmaster@ the
         # server's own name, ends in the sink: the tests never use DNS.
         MAILPANEL_POSTFIX_TRANSPORTS={

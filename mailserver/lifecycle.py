@@ -1,0 +1,227 @@
+"""A mailbox's life on disk: renames move its maildir, deletes archive it.
+
+domains never imports this module: ``settings.MAILPANEL_MAILBOX_HOOKS`` names
+it, and domains.models / domains.lookups import it late (docs/workers.md).
+The hooks run inside the transaction that renames or deletes the mailbox;
+they only write rows (a ``MaildirJob`` per mail host, an outbox message) and
+the mail hosts' workers do the file work after commit.
+
+A move must never lose or bounce mail:
+
+- while any host's job is pending (or failed), ``recipient_access_rows``
+  makes Postfix answer 4xx for the old and the new address, so senders
+  retry later;
+- the old address is kept as an alias of the new one, so mail already on
+  its way, and senders that still use it, reach the renamed mailbox;
+- mail Postfix had queued for the old address is requeued once the move is
+  done, so it passes the alias again (postsuper -r).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mailserver import maildirs
+from mailserver.hosts import mailhost_queues
+from mailserver.models import MaildirJob
+from mailserver.outbox import outbox_enqueue
+
+logger = logging.getLogger(__name__)
+
+DEFER_ACTION = "DEFER 4.2.1 Mailbox is being moved, try again later"
+JOB_TASK = "mailserver.tasks.maildir_job_task"
+AUTH_FLUSH_TASK = "mailserver.tasks.dovecot_auth_flush_task"
+
+
+def _relative(local_part: str, domain_name: str) -> str:
+    # As in the lookup rows: DOMAIN/LOCALPART under the vmail root.
+    return f"{domain_name}/{local_part}"
+
+
+def _jobs_for_hosts(**fields) -> list[MaildirJob]:
+    jobs = []
+    for host_id, queue in mailhost_queues():
+        job = MaildirJob.objects.create(host_id=host_id, **fields)
+        outbox_enqueue(task=JOB_TASK, args=[job.pk], queue=queue)
+        jobs.append(job)
+    return jobs
+
+
+# --- hooks called by domains ----------------------------------------------------
+
+
+@transaction.atomic
+def mailbox_moved(*, mailbox, old_local_part: str, old_domain) -> None:
+    """``mailbox`` was renamed or moved to another domain (already saved)."""
+    from domains import lookups
+    from domains.models import Alias
+
+    old_address = f"{old_local_part}@{old_domain.name}"
+    _jobs_for_hosts(
+        kind=MaildirJob.Kind.MOVE,
+        mailbox=mailbox,
+        source=_relative(old_local_part, old_domain.name),
+        target=_relative(mailbox.local_part, mailbox.domain.name),
+        old_address=old_address,
+        new_address=mailbox.address,
+    )
+    if not Alias.objects.filter(domain=old_domain, local_part=old_local_part).exists():
+        Alias(
+            domain=old_domain,
+            local_part=old_local_part,
+            destinations=mailbox.address,
+            description=f"Kept when the mailbox was renamed to {mailbox.address}.",
+        ).save()
+    # The job rows exist now: rebuild both domains so the deferral is live
+    # when this transaction commits.
+    lookups.sync_domains({old_domain.pk, mailbox.domain_id})
+
+
+@transaction.atomic
+def mailbox_deleted(*, mailbox) -> None:
+    """``mailbox`` is about to be deleted: archive (or remove) its maildir."""
+    remove = settings.MAILPANEL_MAILDIR_ON_DELETE == "remove"
+    _jobs_for_hosts(
+        kind=MaildirJob.Kind.REMOVE if remove else MaildirJob.Kind.ARCHIVE,
+        mailbox=None,
+        source=_relative(mailbox.local_part, mailbox.domain.name),
+        old_address=mailbox.address,
+    )
+
+
+def password_changed(*, mailbox) -> None:
+    """Flush Dovecot's auth cache for the mailbox on every mail host."""
+    for _host_id, queue in mailhost_queues():
+        outbox_enqueue(task=AUTH_FLUSH_TASK, args=[mailbox.address], queue=queue)
+
+
+def recipient_access_rows(domain) -> dict[str, str]:
+    """Local parts of ``domain`` to defer (→ action) while a move is unfinished."""
+    rows: dict[str, str] = {}
+    unfinished = MaildirJob.objects.filter(kind=MaildirJob.Kind.MOVE).exclude(
+        state=MaildirJob.State.DONE
+    )
+    suffix = f"@{domain.name}"
+    for old, new in unfinished.values_list("old_address", "new_address"):
+        for address in (old, new):
+            if address.endswith(suffix):
+                rows[address[: -len(suffix)]] = DEFER_ACTION
+    return rows
+
+
+# --- the work on the mail host ------------------------------------------------
+
+
+def vmail_root() -> Path:
+    return Path(settings.MAILPANEL_VMAIL_ROOT)
+
+
+def archive_root() -> Path:
+    configured = settings.MAILPANEL_MAILDIR_ARCHIVE
+    return Path(configured) if configured else vmail_root() / ".archive"
+
+
+def maildir_job_run(*, job: MaildirJob) -> MaildirJob:
+    """Do one job on this host and record the outcome; safe to run twice."""
+    if job.state == MaildirJob.State.DONE:
+        return job
+    try:
+        if job.kind == MaildirJob.Kind.MOVE:
+            merged = maildirs.maildir_move(
+                root=vmail_root(),
+                source=job.source,
+                target=job.target,
+                settle_seconds=settings.MAILPANEL_MAILDIR_SETTLE_SECONDS,
+            )
+            if merged:
+                logger.info("%s: %s late message(s) merged", job, merged)
+        elif job.kind == MaildirJob.Kind.ARCHIVE:
+            maildirs.maildir_archive(
+                root=vmail_root(), source=job.source, archive=archive_root()
+            )
+        else:
+            maildirs.maildir_remove(root=vmail_root(), source=job.source)
+    except (maildirs.MaildirError, OSError) as exc:
+        MaildirJob.objects.filter(pk=job.pk).update(
+            state=MaildirJob.State.FAILED, error=str(exc)[:2000]
+        )
+        job.refresh_from_db()
+        raise
+    MaildirJob.objects.filter(pk=job.pk).update(
+        state=MaildirJob.State.DONE, error="", finished=timezone.now()
+    )
+    job.refresh_from_db()
+    if job.kind == MaildirJob.Kind.MOVE:
+        _move_finished(job)
+    return job
+
+
+def _move_finished(job: MaildirJob) -> None:
+    """Lift the deferral once every host is done, then requeue held mail."""
+    from domains import lookups
+    from domains.models import Domain
+
+    still = MaildirJob.objects.filter(
+        kind=MaildirJob.Kind.MOVE,
+        old_address=job.old_address,
+        new_address=job.new_address,
+    ).exclude(state=MaildirJob.State.DONE)
+    if not still.exists():
+        names = {job.old_address.split("@")[1], job.new_address.split("@")[1]}
+        with transaction.atomic():
+            lookups.sync_domains(
+                Domain.objects.filter(name__in=names).values_list("pk", flat=True)
+            )
+    postfix_requeue(address=job.old_address)
+
+
+def postfix_requeue(*, address: str) -> int:
+    """Send queued mail for ``address`` through cleanup again, then flush.
+
+    Postfix resolves virtual aliases when it accepts a message, so mail
+    queued for the old address before the rename keeps that recipient; run
+    through cleanup again it follows the alias to the renamed mailbox.
+    """
+    config_dir = settings.MAILPANEL_POSTFIX_DIR
+    try:
+        listing = subprocess.run(
+            ["postqueue", "-c", config_dir, "-j"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.warning("postqueue -j: %s", exc)
+        return 0
+    queue_ids = []
+    for line in listing.stdout.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        recipients = [r.get("address", "").lower() for r in entry.get("recipients", [])]
+        if address.lower() in recipients:
+            queue_ids.append(entry["queue_id"])
+    for queue_id in queue_ids:
+        subprocess.run(
+            ["postsuper", "-c", config_dir, "-r", queue_id],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    if queue_ids:
+        subprocess.run(
+            ["postqueue", "-c", config_dir, "-f"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    return len(queue_ids)
