@@ -13,7 +13,10 @@ mailboxes, 100,000 aliases). Then:
   rest, Dovecot's SQL userdb included, is identical. The database connections
   held by Postfix (proxymap) and Dovecot are sampled from ``pg_stat_activity``
   throughout (each daemon is given its own ``application_name`` through the
-  ``PGAPPNAME`` environment variable).
+  ``PGAPPNAME`` environment variable), and the CPU time of every process of
+  the instance and of its PostgreSQL backends is read from /proc.
+* **Lookups of one message**: ``proxymap -v`` for one message lists every
+  lookup Postfix makes and whether it reached PostgreSQL.
 * **IMAP logins**: parallel clients LOGIN/LOGOUT with the mailboxes' real
   password (hashed with the configured scheme, ARGON2ID by default),
   alternating with the floor: ``domains.passwords.verify_password`` in a loop
