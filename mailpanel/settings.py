@@ -166,54 +166,31 @@ CELERY_RESULT_EXPIRES = 7 * 86400
 # below are only created when missing, so an admin's edit survives restarts
 # (mailserver.beat).
 CELERY_BEAT_SCHEDULER = "mailserver.beat:DatabaseScheduler"
+
+
 # Each entry expires after its interval: a run that waited that long is
 # superseded by the next one, so a backlog never piles up.
+def _every(seconds: int, task: str) -> dict:
+    """A beat entry that expires after its own interval (see above)."""
+    return {"task": task, "schedule": float(seconds), "options": {"expires": seconds}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "mail hosts: send pending work (outbox)": {
-        "task": "mailserver.tasks.outbox_flush_task",
-        "schedule": 60.0,
-        "options": {"expires": 60},
-    },
-    "mail hosts: apply configuration where behind": {
-        "task": "mailserver.tasks.mailhosts_reconcile_task",
-        "schedule": 300.0,
-        "options": {"expires": 300},
-    },
-    "mailboxes: quota usage": {
-        "task": "mailserver.tasks.quota_refresh_task",
-        "schedule": 900.0,
-        "options": {"expires": 900},
-    },
-    "monitoring: DNSBL checks": {
-        "task": "monitoring.tasks.dnsbl_schedule_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3600},
-    },
-    "monitoring: deliverability checks": {
-        "task": "monitoring.tasks.deliverability_check_task",
-        "schedule": 86400.0,
-        "options": {"expires": 86400},
-    },
-    "backups: backup when due": {
-        "task": "backups.tasks.backup_run_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3600},
-    },
-    "backups: prune when due": {
-        "task": "backups.tasks.backup_prune_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3600},
-    },
-    "backups: check when due": {
-        "task": "backups.tasks.backup_check_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3600},
-    },
-    "backups: restore drill when due": {
-        "task": "backups.tasks.restore_drill_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3600},
-    },
+    "mail hosts: send pending work (outbox)": _every(
+        60, "mailserver.tasks.outbox_flush_task"
+    ),
+    "mail hosts: apply configuration where behind": _every(
+        300, "mailserver.tasks.mailhosts_reconcile_task"
+    ),
+    "mailboxes: quota usage": _every(900, "mailserver.tasks.quota_refresh_task"),
+    "monitoring: DNSBL checks": _every(3600, "monitoring.tasks.dnsbl_schedule_task"),
+    "monitoring: deliverability checks": _every(
+        86400, "monitoring.tasks.deliverability_check_task"
+    ),
+    "backups: backup when due": _every(3600, "backups.tasks.backup_run_task"),
+    "backups: prune when due": _every(3600, "backups.tasks.backup_prune_task"),
+    "backups: check when due": _every(3600, "backups.tasks.backup_check_task"),
+    "backups: restore drill when due": _every(3600, "backups.tasks.restore_drill_task"),
 }
 # This worker's mail host: set on each mail host (docs/workers.md). The
 # worker then registers the host, consumes the queue of that name and does

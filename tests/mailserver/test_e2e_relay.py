@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import E2E_HOSTNAME, SINK_DOMAIN
+from tests.conftest import E2E_HOSTNAME, SINK_DOMAIN, unavailable
 from tests.mailserver import data
 from tests.mailserver.support import (
     IMAP4FromAddress,
@@ -87,7 +87,7 @@ def _loopback_alias_available() -> bool:
 def test_dovecot_refuses_plaintext_login_without_tls(mail):
     data.mailbox(data.domain("hosted.test"), "alice")
     if not _loopback_alias_available():
-        pytest.skip("cannot connect from 127.0.0.2 on this machine")
+        unavailable("cannot connect from 127.0.0.2 on this machine")
     # 127.0.0.2 is not covered by MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK.
     client = IMAP4FromAddress("127.0.0.1", mail.imap_port, "127.0.0.2")
     try:
