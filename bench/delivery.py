@@ -199,23 +199,6 @@ def prepare_database(url: str, keep: bool, seed: str) -> None:
     log(f"  {'total seeding':<28} {sum(timings.values()):8.2f} s")
 
 
-def point_homes_at(url: str, vmail_root: Path) -> None:
-    """Rewrite userdb's ``home`` for this run's vmail root.
-
-    The rows are what ``manage.py sync_lookups`` writes after a change of
-    MAILPANEL_VMAIL_ROOT (VMAIL_ROOT/DOMAIN/LOCALPART/), without rebuilding
-    the other tables.
-    """
-    with psycopg.connect(lookups.conninfo(url), autocommit=True) as conn:
-        conn.execute(
-            "UPDATE domains_dovecotuser SET home = %s || '/' "
-            "|| split_part(username, '@', 2) || '/' "
-            "|| split_part(username, '@', 1) || '/'",
-            [str(vmail_root)],
-        )
-        conn.execute("VACUUM ANALYZE domains_dovecotuser")
-
-
 @dataclass
 class Data:
     targets: list[str]  # timed delivery recipients
@@ -1607,7 +1590,6 @@ def measure(
         cleanup.callback(server.stop)
         log(f"Rendering into {server.workdir}")
         server.render()
-        point_homes_at(url, server.vmail_root)
         data = data or pick_data(url, args)
         log("Dumping the views into static hash: maps")
         server.build_static_maps()

@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
 # The exact text mailserver renders into the Postfix and Dovecot configuration.
 from domains.sql_interface import (  # noqa: E402
     DOVECOT_PASSWORD_QUERY,
-    DOVECOT_USER_QUERY,
     POSTFIX_QUERIES,
+    dovecot_user_query,
 )
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mailpanel_bench"
@@ -323,7 +323,7 @@ def password_query(key: str, rng: random.Random) -> str:
 
 
 def user_query(key: str, rng: random.Random) -> str:
-    return DOVECOT_USER_QUERY.replace("%u", key)
+    return dovecot_user_query("/var/vmail").replace("%u", key)
 
 
 def build_cases(conn: psycopg.Connection) -> list[Case]:
@@ -418,7 +418,7 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
             "dovecot user_query",
             "domains_dovecotuser",
             user_query,
-            "home, uid, gid, quota_rule",
+            "maildir, quota_rule",
             PLAIN_TARGET,
             users,
             miss_at(hosted),

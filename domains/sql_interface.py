@@ -30,14 +30,27 @@ POSTFIX_QUERIES: dict[str, str] = {
     ),
 }
 
+# One key column, "SERVICE:ADDRESS" (domains.lookups.DovecotLogin): %Ls is the
+# service in lower case (imap, pop3, and smtp for Postfix's SASL requests).
 DOVECOT_PASSWORD_QUERY = (
     "SELECT username AS user, password FROM mailpanel_dovecot_passdb "
-    "WHERE username = '%u' AND service = '%Ls'"
+    "WHERE login = '%Ls:%u'"
 )
-DOVECOT_USER_QUERY = (
-    "SELECT home, uid, gid, quota_rule FROM mailpanel_dovecot_userdb "
-    "WHERE username = '%u'"
-)
+
+
+def dovecot_user_query(vmail_root: str) -> str:
+    """The userdb query of a mail host whose maildirs live under ``vmail_root``.
+
+    The rows hold the maildir relative to the root, so that they are the same
+    for every host; the caller (mailserver.render) has checked that the root
+    is a plain absolute path with no quote or ``%``.
+    """
+    return (
+        f"SELECT '{vmail_root.rstrip('/')}/' || maildir AS home, quota_rule "
+        "FROM mailpanel_dovecot_userdb WHERE username = '%u'"
+    )
+
+
 DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mailpanel_dovecot_userdb"
 
 # Relay hosts (relays app, docs/relay-hosts.md): Postfix's

@@ -44,7 +44,6 @@ POSTFIX_QUERIES: dict[str, str] = {
 }
 
 DOVECOT_PASSWORD_QUERY = sql_interface.DOVECOT_PASSWORD_QUERY
-DOVECOT_USER_QUERY = sql_interface.DOVECOT_USER_QUERY
 DOVECOT_ITERATE_QUERY = sql_interface.DOVECOT_ITERATE_QUERY
 
 # Files that hold the database password: readable by the daemon's group only.
@@ -625,12 +624,22 @@ def render_dovecot(config: MailServerConfig) -> dict[str, str]:
         + f"!include {DOVECOT_MAIN_FILE}\n!include_try local.conf\n",
         DOVECOT_MAIN_FILE: _dovecot_main(config),
         DOVECOT_SQL_FILE: _dovecot_sql(
-            config.dovecot_db, config.dovecot_db_connections
+            config.dovecot_db, config.dovecot_db_connections, config.vmail_root
         ),
     }
 
 
-def _dovecot_sql(db: DbConnection, connections: int) -> str:
+# The vmail root goes into the user_query as an SQL string literal, where Dovecot
+# also expands %-variables: a plain absolute path only.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
+
+
+def _dovecot_sql(db: DbConnection, connections: int, vmail_root: str) -> str:
+    if not _PLAIN_PATH.fullmatch(vmail_root):
+        raise RenderError(
+            f"The vmail root {vmail_root!r} must be an absolute path of letters, "
+            "digits and . _ / + - only."
+        )
     if db.engine == "sqlite":
         connect = db.name
     else:
@@ -651,7 +660,7 @@ def _dovecot_sql(db: DbConnection, connections: int) -> str:
             ("driver", db.engine),
             ("connect", connect),
             ("password_query", DOVECOT_PASSWORD_QUERY),
-            ("user_query", DOVECOT_USER_QUERY),
+            ("user_query", sql_interface.dovecot_user_query(vmail_root)),
             ("iterate_query", DOVECOT_ITERATE_QUERY),
         ]
     )
@@ -688,6 +697,9 @@ def _dovecot_main(config: MailServerConfig) -> str:
         ("last_valid_uid", config.vmail_uid),
         ("first_valid_gid", config.vmail_gid),
         ("last_valid_gid", config.vmail_gid),
+        # Not from the userdb rows, which are the same for every mail host.
+        ("mail_uid", config.vmail_uid),
+        ("mail_gid", config.vmail_gid),
         ("mail_location", "maildir:~/Maildir"),
         ("mail_plugins", "$mail_plugins quota"),
         ("lmtp_rcpt_check_quota", "yes"),

@@ -79,7 +79,9 @@ def relay_credentials_write(*, path: str | Path | None = None) -> CredentialsWri
     try:
         try:
             result = subprocess.run(
-                ["postmap", "-i", f"hash:{tmp}"],
+                # -c: the host's own Postfix configuration, not whatever
+                # /etc/postfix holds (it may have no main.cf at all).
+                ["postmap", "-c", settings.MAILPANEL_POSTFIX_DIR, "-i", f"hash:{tmp}"],
                 input="".join(lines),
                 capture_output=True,
                 text=True,

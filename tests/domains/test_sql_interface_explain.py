@@ -7,8 +7,8 @@ from domains import lookups
 from domains.models import Domain, Mailbox
 from domains.sql_interface import (
     DOVECOT_PASSWORD_QUERY,
-    DOVECOT_USER_QUERY,
     POSTFIX_QUERIES,
+    dovecot_user_query,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -50,7 +50,12 @@ def seeded():
             {"address": f"u{i}@d{i}.example", "action": "REJECT"} for i in range(N)
         ],
         lookups.DovecotLogin: [
-            {"username": f"u{i}@d{i}.example", "service": "imap", "password": "x"}
+            {
+                "login": f"imap:u{i}@d{i}.example",
+                "username": f"u{i}@d{i}.example",
+                "service": "imap",
+                "password": "x",
+            }
             for i in range(N)
         ],
         lookups.DovecotUser: [
@@ -58,9 +63,7 @@ def seeded():
                 "mailbox": mailbox,
                 "username": f"u{i}@d{i}.example",
                 "password": "x",
-                "home": "/x",
-                "uid": 1,
-                "gid": 1,
+                "maildir": "x/",
                 "quota_rule": "*:bytes=0",
                 "imap_enabled": True,
                 "pop3_enabled": True,
@@ -90,7 +93,9 @@ def test_each_postfix_lookup_is_one_index_probe(seeded, name):
 
 
 @pytest.mark.parametrize(
-    "query", [DOVECOT_PASSWORD_QUERY, DOVECOT_USER_QUERY], ids=["passdb", "userdb"]
+    "query",
+    [DOVECOT_PASSWORD_QUERY, dovecot_user_query("/var/vmail")],
+    ids=["passdb", "userdb"],
 )
 def test_each_dovecot_lookup_is_one_index_probe(seeded, query):
     plan = explain(query.replace("%u", "u7@d7.example").replace("%Ls", "imap"))

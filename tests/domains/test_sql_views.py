@@ -1,9 +1,11 @@
 """The rows each SQL-interface view serves, on PostgreSQL and on SQLite."""
 
 import pytest
+from django.db import connection
 
 from domains import lookups, services
 from domains.models import Domain, DomainAlias, Forward, Mailbox, SendAsIdentity
+from domains.sql_interface import dovecot_user_query
 from tests.domains.utils import lookup, saved, view_rows
 
 pytestmark = pytest.mark.django_db
@@ -148,23 +150,43 @@ def test_an_identity_for_another_domains_address_is_kept_apart(domain, make_mail
     assert logins("boss@example.net") == {"boss@example.net", "alice@example.org"}
 
 
-def test_dovecot_gets_home_uid_gid_quota_and_switches(domain, make_mailbox, settings):
-    settings.MAILPANEL_VMAIL_ROOT = "/srv/mail/"
+def test_dovecot_gets_maildir_quota_and_switches(domain, make_mailbox):
     make_mailbox(domain, "alice", quota=1024, pop3_enabled=False)
-    assert view_rows(USERDB, "username", "home", "uid", "gid", "quota_rule") == {
-        (
-            "alice@example.org",
-            "/srv/mail/example.org/alice/",
-            5000,
-            5000,
-            "*:bytes=1024",
-        )
+    assert view_rows(USERDB, "username", "maildir", "quota_rule") == {
+        ("alice@example.org", "example.org/alice/", "*:bytes=1024")
     }
     [(imap, pop3, smtp)] = view_rows(
         USERDB, "imap_enabled", "pop3_enabled", "smtp_enabled"
     )
     assert (bool(imap), bool(pop3), bool(smtp)) == (True, False, True)
-    assert view_rows(PASSDB, "service") == {("imap",), ("smtp",)}
+    assert view_rows(PASSDB, "login", "service") == {
+        ("imap:alice@example.org", "imap"),
+        ("smtp:alice@example.org", "smtp"),
+    }
+
+
+def test_the_userdb_rows_do_not_depend_on_the_syncing_hosts_settings(
+    domain, make_mailbox, settings
+):
+    # Two mail hosts with different vmail roots rebuild the same domain: the
+    # rows must not carry either host's paths (each host's query adds its own).
+    settings.MAILPANEL_VMAIL_ROOT = "/srv/host-a"
+    make_mailbox(domain, "alice")
+    before = view_rows(USERDB, "username", "maildir", "quota_rule")
+    settings.MAILPANEL_VMAIL_ROOT = "/srv/host-b"
+    settings.MAILPANEL_VMAIL_UID = 6001
+    lookups.sync_domains([domain.pk])
+    assert view_rows(USERDB, "username", "maildir", "quota_rule") == before
+
+
+def test_the_rendered_user_query_puts_the_hosts_root_before_the_maildir(
+    domain, make_mailbox
+):
+    make_mailbox(domain, "alice", quota=2048)
+    query = dovecot_user_query("/srv/mail/").replace("%u", "alice@example.org")
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        assert cursor.fetchall() == [("/srv/mail/example.org/alice/", "*:bytes=2048")]
 
 
 @pytest.mark.parametrize(
@@ -174,8 +196,6 @@ def test_dovecot_gets_home_uid_gid_quota_and_switches(domain, make_mailbox, sett
 def test_the_documented_passdb_query_honours_service_switches(
     domain, make_mailbox, service, allowed
 ):
-    from django.db import connection
-
     from domains.sql_interface import DOVECOT_PASSWORD_QUERY
 
     mailbox = make_mailbox(domain, "alice", pop3_enabled=False)

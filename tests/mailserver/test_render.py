@@ -64,7 +64,8 @@ def test_one_lookup_file_per_query_with_the_documented_sql(config):
         assert "dbname = " in files[name]
     sql = render_dovecot(config)["mailpanel-sql.conf.ext"]
     assert f"password_query = {sql_interface.DOVECOT_PASSWORD_QUERY}\n" in sql
-    assert f"user_query = {sql_interface.DOVECOT_USER_QUERY}\n" in sql
+    user_query = sql_interface.dovecot_user_query(config.vmail_root)
+    assert f"user_query = {user_query}\n" in sql
     assert f"iterate_query = {sql_interface.DOVECOT_ITERATE_QUERY}\n" in sql
 
 

@@ -21,6 +21,16 @@ TEST_KEY = "9zQ0iK5m3tLk2JvVdE4n7bXh1cR6yWqUaPsFgT8oYlM="
 
 
 @pytest.fixture(autouse=True)
+def postfix_dir(settings, tmp_path_factory) -> Path:
+    # postmap needs a main.cf to start; the tests must not depend on the
+    # machine's /etc/postfix having one (a fresh Debian install has none).
+    directory = tmp_path_factory.mktemp("postfix-etc")
+    (directory / "main.cf").write_text("")
+    settings.MAILPANEL_POSTFIX_DIR = str(directory)
+    return directory
+
+
+@pytest.fixture(autouse=True)
 def encryption_key(settings):
     settings.MAILPANEL_SECRET_ENCRYPTION_KEY = TEST_KEY
     return TEST_KEY

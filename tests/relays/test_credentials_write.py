@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings
 
 from relays.services import relay_credentials_write
 from tests.relays.conftest import make_relay
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def lookup(path, key: str) -> str:
     result = subprocess.run(
-        ["postmap", "-q", key, f"hash:{path}"],
+        ["postmap", "-c", settings.MAILPANEL_POSTFIX_DIR, "-q", key, f"hash:{path}"],
         capture_output=True,
         text=True,
         check=False,

@@ -6,7 +6,7 @@ from domains import lookups
 class Command(BaseCommand):
     help = (
         "Rebuild every lookup row that Postfix and Dovecot read "
-        "(after changing the vmail root or uid/gid)."
+        "(after a restore, or to repair hand-edited rows)."
     )
 
     def handle(self, *args, **options) -> None:
