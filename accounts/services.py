@@ -2,9 +2,11 @@
 
 Every service validates first and writes inside one transaction, so a refused
 change writes nothing, and records an ``AuditEvent`` in the same transaction.
-Work outside the database is ordered around that transaction: Dovecot's auth
-cache is flushed after commit; the Sieve script is written before it, so a
-failed write also undoes the row. In issue 5 both become Celery tasks.
+A password change flushes Dovecot's auth cache as the admin's does: through
+``domains.services.mailbox_set_password()``, whose hook queues a task for each
+mail host's worker after commit (docs/workers.md); nothing runs doveadm here.
+The Sieve script is still written in the request, before the transaction
+ends, so a failed write also undoes the row.
 """
 
 import logging
@@ -60,24 +62,6 @@ def audit_event_record(
 # --- Passwords -------------------------------------------------------------------
 
 
-def flush_dovecot_auth_cache(username: str) -> None:
-    """Make Dovecot forget a cached login so the old password stops working.
-
-    Best effort: the new hash is already what Dovecot's passdb returns, and a
-    cache (if one is configured) expires on its own; a missing mailserver app
-    or doveadm binary must not fail a password change.
-    """
-    try:
-        from mailserver.services import dovecot_flush_auth_cache
-    except ImportError:
-        logger.warning("mailserver app missing: Dovecot's auth cache not flushed")
-        return
-    try:
-        dovecot_flush_auth_cache(username)
-    except FileNotFoundError as exc:
-        logger.warning("Dovecot's auth cache not flushed: %s", exc)
-
-
 @sensitive_variables("password")
 @transaction.atomic
 def owner_password_set(
@@ -89,13 +73,13 @@ def owner_password_set(
 ) -> None:
     """Set a new password, live for IMAP, POP3 and SMTP at the next lookup.
 
-    Dovecot's cache is flushed only after commit: flushed earlier, a login in
-    between could cache the old hash again.
+    ``mailbox_set_password()`` also queues the flush of Dovecot's auth cache
+    on every mail host, sent after commit (a flush before it could let a
+    login cache the old hash again); the workers run doveadm, never this
+    request.
     """
     mailbox_set_password(mailbox=mailbox, password=password)
     audit_event_record(mailbox=mailbox, action=action, ip_address=ip_address)
-    username = mailbox.address
-    transaction.on_commit(lambda: flush_dovecot_auth_cache(username))
 
 
 @transaction.atomic

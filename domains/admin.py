@@ -56,6 +56,17 @@ class ActivateActionsMixin:
         self.message_user(request, f"Deactivated {count}.", messages.SUCCESS)
 
 
+class RowByRowDeleteMixin:
+    """The list's "Delete selected" action goes through each row's delete().
+
+    Django's default is one ``queryset.delete()``, which skips Model.delete():
+    the lookup rows would go stale and deleted mailboxes keep their maildirs.
+    """
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        services.objects_delete(queryset=queryset)
+
+
 class DomainAliasInline(admin.TabularInline):
     model = DomainAlias
     fk_name = "target"
@@ -168,7 +179,7 @@ class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(DomainAlias)
-class DomainAliasAdmin(ActivateActionsMixin, admin.ModelAdmin):
+class DomainAliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "target", "active", "updated"]
     list_filter = ["active"]
     list_select_related = ["target"]
@@ -190,7 +201,7 @@ class SendAsIdentityInline(admin.TabularInline):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(ActivateActionsMixin, admin.ModelAdmin):
+class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = [
         "address",
         "name",
@@ -326,7 +337,7 @@ class MailboxAdmin(ActivateActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(Alias)
-class AliasAdmin(ActivateActionsMixin, admin.ModelAdmin):
+class AliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["source_display", "destination_display", "active", "description"]
     list_filter = ["active", "domain"]
     list_select_related = ["domain"]
@@ -344,7 +355,7 @@ class AliasAdmin(ActivateActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(Forward)
-class ForwardAdmin(admin.ModelAdmin):
+class ForwardAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["mailbox", "destination_display", "keep_copy", "active"]
     list_filter = ["active", "keep_copy"]
     list_select_related = ["mailbox__domain"]
@@ -357,7 +368,7 @@ class ForwardAdmin(admin.ModelAdmin):
 
 
 @admin.register(SendAsIdentity)
-class SendAsIdentityAdmin(admin.ModelAdmin):
+class SendAsIdentityAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["address", "mailbox"]
     list_select_related = ["mailbox__domain"]
     search_fields = ["address", "mailbox__local_part", "mailbox__domain__name"]

@@ -31,9 +31,9 @@ UNLIMITED = 0
 def mailbox_hooks() -> ModuleType | None:
     """The module named by ``MAILPANEL_MAILBOX_HOOKS``, or None.
 
-    Renaming or deleting a mailbox also has work on disk, done by another
-    app (mailserver.lifecycle). Imported by name, late, so that domains
-    depends on no other app of ours (docs/workers.md).
+    Renaming or deleting a mailbox, or renaming its domain, also has work
+    on disk, done by another app (mailserver.lifecycle). Imported by name,
+    late, so that domains depends on no other app of ours (docs/workers.md).
     """
     path = getattr(settings, "MAILPANEL_MAILBOX_HOOKS", "")
     return importlib.import_module(path) if path else None
@@ -108,8 +108,20 @@ class Domain(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         with transaction.atomic():
+            old_name = None
+            if self.pk is not None:
+                old_name = (
+                    Domain.objects.filter(pk=self.pk)
+                    .values_list("name", flat=True)
+                    .first()
+                )
             super().save(*args, **kwargs)
             lookups.sync_domains({self.pk})
+            hooks = mailbox_hooks()
+            if hooks and old_name and old_name != self.name:
+                # Renamed: every mailbox's maildir has to follow (on commit),
+                # as for a renamed mailbox (docs/workers.md).
+                hooks.domain_renamed(domain=self, old_name=old_name)
 
     @property
     def display_name(self) -> str:

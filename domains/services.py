@@ -66,6 +66,23 @@ def objects_set_active(*, queryset: QuerySet, active: bool) -> int:
 
 
 @transaction.atomic
+def objects_delete(*, queryset: QuerySet) -> int:
+    """Bulk delete mailboxes, aliases, domain aliases, forwards or identities.
+
+    One by one through ``Model.delete()``, never ``queryset.delete()``: that
+    is what rebuilds the lookup rows and, for a mailbox, what archives its
+    maildir (the mailbox hooks, docs/workers.md). Returns how many went.
+    """
+    if queryset.model is Mailbox:
+        queryset = queryset.select_related("domain")
+    count = 0
+    for obj in queryset:
+        obj.delete()
+        count += 1
+    return count
+
+
+@transaction.atomic
 def domain_delete(*, domain: Domain, delete_mailboxes: bool = False) -> None:
     """Delete a domain; one that still has mailboxes needs ``delete_mailboxes``.
 

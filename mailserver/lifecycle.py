@@ -2,6 +2,7 @@
 
 domains never imports this module: ``settings.MAILPANEL_MAILBOX_HOOKS`` names
 it, and domains.models / domains.lookups import it late (docs/workers.md).
+Renaming a domain moves each of its mailboxes the same way.
 The hooks run inside the transaction that renames or deletes the mailbox;
 they only write rows (a ``MaildirJob`` per mail host, an outbox message) and
 the mail hosts' workers do the file work after commit.
@@ -23,6 +24,7 @@ import json
 import logging
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +34,9 @@ from mailserver import maildirs
 from mailserver.hosts import mailhost_queues
 from mailserver.models import MaildirJob
 from mailserver.outbox import outbox_enqueue
+
+if TYPE_CHECKING:
+    from domains.models import Domain
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +87,35 @@ def mailbox_moved(*, mailbox, old_local_part: str, old_domain) -> None:
     # The job rows exist now: rebuild both domains so the deferral is live
     # when this transaction commits.
     lookups.sync_domains({old_domain.pk, mailbox.domain_id})
+
+
+@transaction.atomic
+def domain_renamed(*, domain: Domain, old_name: str) -> None:
+    """``domain`` was renamed from ``old_name`` (already saved).
+
+    Each mailbox moves as a renamed mailbox does: a job per mail host, both
+    addresses deferred until every host is done. The old name is kept as an
+    alias domain of the new one (when anything was addressed at it), so every
+    old address, of mailboxes and aliases alike, still arrives.
+    """
+    from domains import lookups
+    from domains.models import DomainAlias
+
+    mailboxes = list(domain.mailboxes.values_list("pk", "local_part"))
+    for mailbox_id, local_part in mailboxes:
+        _jobs_for_hosts(
+            kind=MaildirJob.Kind.MOVE,
+            mailbox_id=mailbox_id,
+            source=_relative(local_part, old_name),
+            target=_relative(local_part, domain.name),
+            old_address=f"{local_part}@{old_name}",
+            new_address=f"{local_part}@{domain.name}",
+        )
+    in_use = mailboxes or domain.aliases.exists()
+    if in_use and not DomainAlias.objects.filter(name=old_name).exists():
+        DomainAlias(name=old_name, target=domain).save()
+    # The job rows exist now: rebuild so the deferral is live at commit.
+    lookups.sync_domains({domain.pk})
 
 
 @transaction.atomic

@@ -94,7 +94,10 @@ def vmail_root(settings, tmp_path) -> Path:
 
 @pytest.fixture
 def flushed(monkeypatch) -> list[str]:
-    """Usernames passed to the mailserver app's Dovecot auth cache flush."""
+    """Usernames passed to the Dovecot auth cache flush in this process.
+
+    The portal leaves the flush to the mail hosts' workers, so it stays empty.
+    """
     calls: list[str] = []
     monkeypatch.setattr(
         "mailserver.services.dovecot_flush_auth_cache",

@@ -1,13 +1,13 @@
 """Changing the password: current one required, live for Dovecot at once."""
 
-import sys
-
 import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
 from accounts.owners import MAILBOX_SESSION_KEY
 from domains.models import Mailbox
+from mailserver.lifecycle import AUTH_FLUSH_TASK
+from mailserver.models import MailHost, OutboxMessage
 from tests.accounts.conftest import ADDRESS, log_in, post_form
 from tests.domains.utils import PASSWORD, lookup
 
@@ -38,30 +38,29 @@ def test_it_changes_the_password_for_dovecot_at_once(owner, mailbox, flushed):
     assert passdb_hash() == mailbox.password != old_hash
 
 
-def test_it_flushes_dovecots_auth_cache_after_commit(
-    owner, mailbox, flushed, django_capture_on_commit_callbacks
+def test_it_queues_the_auth_cache_flush_for_each_mail_host_and_runs_no_doveadm(
+    owner, mailbox, flushed, monkeypatch, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        change(owner)
+    MailHost.objects.create(name="mx1")
+    MailHost.objects.create(name="mx2")
+    published: list[int] = []
+    monkeypatch.setattr(
+        "mailserver.outbox.outbox_send",
+        lambda *, message_id: published.append(message_id) or True,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = change(owner)
+
+    assert response.status_code == 302
+    queued = OutboxMessage.objects.filter(task=AUTH_FLUSH_TASK)
+    assert {(m.queue, tuple(m.args)) for m in queued} == {
+        ("mx1", (ADDRESS,)),
+        ("mx2", (ADDRESS,)),
+    }
+    # Handed to the broker after commit; doveadm is the workers' business.
+    assert sorted(published) == sorted(m.pk for m in queued)
     assert flushed == []
-
-    for callback in callbacks:
-        callback()
-
-    assert flushed == [ADDRESS]
-
-
-def test_it_survives_a_missing_doveadm(owner, mailbox, monkeypatch, caplog):
-    def missing(username: str) -> bool:
-        raise FileNotFoundError("doveadm")
-
-    monkeypatch.setattr("mailserver.services.dovecot_flush_auth_cache", missing)
-
-    from accounts.services import flush_dovecot_auth_cache
-
-    flush_dovecot_auth_cache(ADDRESS)
-
-    assert "not flushed" in caplog.text
 
 
 def test_it_keeps_this_session_and_ends_the_others(owner, mailbox, flushed):
@@ -157,13 +156,3 @@ def test_it_logs_no_password(owner, mailbox, flushed, caplog):
     assert "wrong guess 1" not in caplog.text
     assert NEW not in caplog.text
     assert PASSWORD not in caplog.text
-
-
-def test_it_survives_a_missing_mailserver_app(monkeypatch, caplog):
-    monkeypatch.setitem(sys.modules, "mailserver.services", None)
-
-    from accounts.services import flush_dovecot_auth_cache
-
-    flush_dovecot_auth_cache(ADDRESS)
-
-    assert "mailserver app missing" in caplog.text

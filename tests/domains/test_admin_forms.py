@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from domains.models import Domain, Mailbox
+from domains.models import Alias, Domain, Mailbox
 from tests.domains.utils import PASSWORD, lookup, table_counts
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +133,25 @@ def test_deleting_a_domain_with_mailboxes_needs_confirmation(
 def test_the_plain_delete_action_is_not_offered(admin_client, domain):
     response = admin_client.get("/admin/domains/domain/")
     assert "delete_selected" not in response.content.decode()
+
+
+def test_the_bulk_delete_action_rebuilds_the_lookup_rows(
+    csrf_client, domain, make_alias
+):
+    kept = make_alias(domain, "info", "someone@example.net")
+    gone = make_alias(domain, "sales", "someone@example.net")
+    data = {"action": "delete_selected", "_selected_action": [gone.pk], "post": "yes"}
+
+    response = post_form(csrf_client, "/admin/domains/alias/", data)
+
+    assert response.status_code == 302
+    assert list(Alias.objects.all()) == [kept]
+    assert (
+        lookup(
+            "mailpanel_virtual_aliases", "destination", "address", "sales@example.org"
+        )
+        == []
+    )
+    assert lookup(
+        "mailpanel_virtual_aliases", "destination", "address", "info@example.org"
+    ) == ["someone@example.net"]

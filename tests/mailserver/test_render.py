@@ -13,7 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from domains import sql_interface
-from mailserver import services
+from mailserver import hosts, services
+from mailserver.models import MailServerSettings
 from mailserver.render import (
     MailServerConfig,
     RenderError,
@@ -155,7 +156,7 @@ def daemon_tools():
         unavailable("postfix check runs as root")
 
 
-def test_render_command_writes_a_runnable_tree(daemon_tools, config, tmp_path):
+def test_render_command_writes_a_runnable_tree(daemon_tools, config, tmp_path, db):
     call_command("mailserver", "render", str(tmp_path / "out"))
     postfix = tmp_path / "out" / "postfix"
     assert (postfix / "main.cf").exists()
@@ -169,7 +170,7 @@ def test_render_command_writes_a_runnable_tree(daemon_tools, config, tmp_path):
 
 
 def test_apply_validates_first_and_keeps_the_previous_config(
-    daemon_tools, config, monkeypatch
+    daemon_tools, config, monkeypatch, db
 ):
     call_command("mailserver", "apply", "--no-reload")
     live_postfix, live_dovecot = config.postfix_dir, config.dovecot_dir
@@ -201,6 +202,66 @@ def test_apply_validates_first_and_keeps_the_previous_config(
     monkeypatch.undo()
     call_command("mailserver", "apply", "--no-reload")
     assert Path(f"{live_postfix}.mailpanel-previous", "main.cf").exists()
+
+
+def admin_edits_the_settings(**fields) -> MailServerSettings:
+    """What saving the admin's "Mail server settings" form does."""
+    obj = MailServerSettings.load()
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    hosts.mailserver_settings_save(obj=obj)
+    return obj
+
+
+def rendered_main_cf(directory: Path) -> dict[str, str]:
+    lines = (directory / "main.cf").read_text().splitlines()
+    pairs = [line.split(" = ", 1) for line in lines if " = " in line and line[0] != "#"]
+    return dict(pairs)
+
+
+def test_render_command_uses_the_settings_edited_in_the_admin(config, tmp_path, db):
+    admin_edits_the_settings(hostname="mx.admin-edited.test", message_size_limit=1234)
+
+    call_command("mailserver", "render", str(tmp_path / "out"))
+
+    main = rendered_main_cf(tmp_path / "out" / "postfix")
+    assert main["myhostname"] == "mx.admin-edited.test"
+    assert main["message_size_limit"] == "1234"
+    assert config.hostname == "mail.example.test"  # settings.py says otherwise
+
+
+def test_render_command_on_a_database_not_migrated_yet_uses_settings_py(
+    config, tmp_path, db, monkeypatch
+):
+    from django.db import connection
+
+    monkeypatch.setattr(connection.introspection, "table_names", lambda: [])
+
+    call_command("mailserver", "render", str(tmp_path / "out"))
+
+    main = rendered_main_cf(tmp_path / "out" / "postfix")
+    assert main["myhostname"] == "mail.example.test"
+
+
+def test_apply_command_uses_the_settings_edited_in_the_admin(daemon_tools, config, db):
+    admin_edits_the_settings(hostname="mx.admin-edited.test", message_size_limit=4321)
+
+    call_command("mailserver", "apply", "--no-reload")
+
+    main = rendered_main_cf(config.postfix_dir)
+    assert main["myhostname"] == "mx.admin-edited.test"
+    assert main["message_size_limit"] == "4321"
+
+
+def test_apply_command_refuses_a_certificate_set_in_the_admin_that_is_missing(
+    config, tmp_path, db
+):
+    # settings.py's pair exists; the admin's path does not, and it wins.
+    admin_edits_the_settings(tls_cert=str(tmp_path / "missing.crt"))
+
+    with pytest.raises(CommandError, match="missing.crt does not exist"):
+        call_command("mailserver", "apply", "--no-reload")
+    assert not config.postfix_dir.exists()
 
 
 def test_flushing_the_auth_cache_without_dovecot_does_not_raise(config):

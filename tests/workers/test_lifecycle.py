@@ -165,3 +165,42 @@ def test_it_flushes_the_auth_cache_on_every_host_after_a_password_change(
         return {row.worker.split("@")[0] for row in rows} >= queues
 
     assert wait_until(done), workers.logs()
+
+
+def test_it_moves_every_maildir_of_a_renamed_domain_and_keeps_the_old_name(
+    hosts, workers
+):
+    server = workers.mailserver
+    with override_settings(**server.settings):
+        domain = data.domain("before-rename.test")
+        boxes = [data.mailbox(domain, name) for name in ("ann", "ben")]
+        subjects = {
+            box.local_part: unique_subject(f"to {box.local_part}") for box in boxes
+        }
+        for box in boxes:
+            send(
+                server.smtp_port, "x@sink.test", [box.address], subjects[box.local_part]
+            )
+            imap_wait_for(
+                server.imap_port, box.address, data.PASSWORD, subjects[box.local_part]
+            )
+        with transaction.atomic():
+            domain.name = "after-rename.test"
+            domain.full_clean()
+            domain.save()
+
+        def moved():
+            jobs = MaildirJob.objects.filter(new_address__endswith="@after-rename.test")
+            return jobs.count() == 4 and {job.state for job in jobs} == {
+                MaildirJob.State.DONE
+            }
+
+        assert wait_until(moved), workers.logs()
+        assert not (server.vmail_root / "before-rename.test").exists()
+        for name in ("ann", "ben"):
+            address = f"{name}@after-rename.test"
+            imap_wait_for(server.imap_port, address, data.PASSWORD, subjects[name])
+        # The old name is an alias domain now: its addresses still arrive.
+        late = unique_subject("to the old name")
+        _send_until_accepted(server.smtp_port, "ann@before-rename.test", late)
+        imap_wait_for(server.imap_port, "ann@after-rename.test", data.PASSWORD, late)
