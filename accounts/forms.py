@@ -5,7 +5,6 @@ request), validates everything in ``is_valid()`` and writes through
 ``accounts.services`` in ``save()``.
 """
 
-import logging
 from datetime import timedelta
 
 from django import forms
@@ -24,11 +23,8 @@ from accounts.models import (
     Vacation,
 )
 from accounts.owners import authenticate_owner, owner_session_update
-from accounts.sieve_files import SieveInstallError
 from domains.forms import MailboxPasswordFields
 from domains.models import Forward, Mailbox
-
-logger = logging.getLogger(__name__)
 
 LOCKED_MESSAGE = "Too many wrong passwords. Wait a few minutes and try again."
 
@@ -312,28 +308,15 @@ class VacationForm(forms.ModelForm):
             self.add_error("end", "The last day has already passed.")
         return cleaned
 
-    def save(self) -> bool:  # type: ignore[override]
-        """Save and install the script; False (with the reason) if writing failed.
+    def save(self) -> Vacation:  # type: ignore[override]
+        """Save the row; the mail hosts' workers install or remove the script.
 
-        Writing the script is the one step that can fail after validation, on
-        the mail host's file system; the row is then not saved either.
+        Nothing here touches the mail server (docs/workers.md), so nothing
+        can fail after validation but the database itself.
         """
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
-        try:
-            services.vacation_set(
-                mailbox=self.mailbox,
-                ip_address=lockout.client_ip(self.request),
-                **fields,
-            )
-        except SieveInstallError as exc:
-            self.add_error(None, f"Nothing was changed: {exc}")
-            return False
-        except OSError:
-            logger.exception("Sieve script of %s not written", self.mailbox.address)
-            self.add_error(
-                None,
-                "Nothing was changed: the reply could not be set up on the mail "
-                "server. Try again later or ask your administrator.",
-            )
-            return False
-        return True
+        return services.vacation_set(
+            mailbox=self.mailbox,
+            ip_address=lockout.client_ip(self.request),
+            **fields,
+        )

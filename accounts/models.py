@@ -100,8 +100,8 @@ class RecoveryAddress(models.Model):
 class Vacation(models.Model):
     """An out-of-office reply, delivered as a Sieve vacation script.
 
-    The row is the owner's wish; ``accounts.vacation.vacation_sync()`` makes
-    the script in the mailbox's home match it.
+    The row is the owner's wish; ``accounts.services.vacation_sync()``, run by
+    each mail host's worker, makes the script in the mailbox's home match it.
     """
 
     mailbox = models.OneToOneField(

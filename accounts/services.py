@@ -5,8 +5,9 @@ change writes nothing, and records an ``AuditEvent`` in the same transaction.
 A password change flushes Dovecot's auth cache as the admin's does: through
 ``domains.services.mailbox_set_password()``, whose hook queues a task for each
 mail host's worker after commit (docs/workers.md); nothing runs doveadm here.
-The Sieve script is still written in the request, before the transaction
-ends, so a failed write also undoes the row.
+The out-of-office reply takes the same path: ``vacation_set()`` saves the row
+and asks the hooks module to queue ``vacation_sync()`` on every mail host; no
+request ever writes into the vmail tree.
 """
 
 import logging
@@ -31,7 +32,7 @@ from accounts.sieve_files import sieve_script_install, sieve_script_remove
 from accounts.tokens import reset_tokens
 from domains.addresses import split_address
 from domains.lookups import PostfixSenderLogin
-from domains.models import Forward, Mailbox
+from domains.models import Forward, Mailbox, mailbox_hooks
 from domains.services import forward_set, mailbox_set_password
 
 logger = logging.getLogger(__name__)
@@ -222,9 +223,9 @@ def mailbox_overview(mailbox: Mailbox) -> dict:
 # --- Out of office ---------------------------------------------------------------
 
 
-def mailbox_home(mailbox: Mailbox) -> Path:
-    """The mailbox's home, as the Dovecot userdb row gives it."""
-    root = Path(settings.MAILPANEL_VMAIL_ROOT)
+def mailbox_home(mailbox: Mailbox, *, vmail_root: Path) -> Path:
+    """The mailbox's home under ``vmail_root``, as the Dovecot userdb row gives it."""
+    root = Path(vmail_root)
     home = root / mailbox.domain.name / mailbox.local_part
     # Local parts are dot-atoms: "/" is legal in them, "..": never; still,
     # never write outside the vmail root whatever a row says.
@@ -233,17 +234,21 @@ def mailbox_home(mailbox: Mailbox) -> Path:
     return home
 
 
-def vacation_sync(*, mailbox: Mailbox) -> None:
+def vacation_sync(*, mailbox: Mailbox, vmail_root: Path) -> str:
     """Make the Sieve script in the mailbox's home match its Vacation row.
 
-    Idempotent, so it may run again at any time; in issue 5 a Celery task on
-    the mail host loads the mailbox by id and calls this.
+    Runs on a mail host, never in a web request: ``vmail_root`` is that
+    host's vmail tree (``MAILPANEL_VMAIL_ROOT`` of its worker). It reads the
+    row and the addresses as they are now, so it is idempotent and may run
+    twice or late: the last run always leaves the current state. Returns
+    "installed" or "removed"; raises ``SieveInstallError`` (an active script
+    that is not mailpanel's) or ``OSError``, which fail the worker's task.
     """
     vacation = Vacation.objects.filter(mailbox=mailbox).first()
-    home = mailbox_home(mailbox)
+    home = mailbox_home(mailbox, vmail_root=vmail_root)
     if vacation is None or not vacation.enabled:
         sieve_script_remove(home=home)
-        return
+        return "removed"
     script = render_vacation_sieve(
         vacation, addresses=mailbox_send_as_addresses(mailbox)
     )
@@ -253,14 +258,17 @@ def vacation_sync(*, mailbox: Mailbox) -> None:
         uid=settings.MAILPANEL_VMAIL_UID,
         gid=settings.MAILPANEL_VMAIL_GID,
     )
+    return "installed"
 
 
 @transaction.atomic
 def vacation_set(*, mailbox: Mailbox, ip_address: str | None, **fields) -> Vacation:
-    """Save the owner's out-of-office reply and install or remove its script.
+    """Save the owner's out-of-office reply and queue its script's update.
 
-    The script is written before the transaction ends, so a failed write
-    (raised to the caller) also undoes the row.
+    Writes rows only: the row, its audit event and, through the hooks module
+    (``MAILPANEL_MAILBOX_HOOKS``, mailserver.lifecycle), one outbox message
+    per mail host, sent after commit. Each host's worker then runs
+    ``vacation_sync()`` on its own vmail tree (docs/workers.md).
     """
     vacation = Vacation.objects.filter(mailbox=mailbox).first() or Vacation(
         mailbox=mailbox
@@ -280,5 +288,7 @@ def vacation_set(*, mailbox: Mailbox, ip_address: str | None, **fields) -> Vacat
             "reply_days": vacation.reply_days,
         },
     )
-    vacation_sync(mailbox=mailbox)
+    hooks = mailbox_hooks()
+    if hooks:
+        hooks.vacation_changed(mailbox=mailbox)
     return vacation

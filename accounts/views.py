@@ -166,7 +166,14 @@ def forwarding(request: HttpRequest) -> HttpResponse:
 @owner_required
 def vacation(request: HttpRequest) -> HttpResponse:
     form = VacationForm(request, data=_post(request))
-    if form.is_valid() and form.save():
-        messages.success(request, "Your out-of-office reply has been saved.")
+    if form.is_valid():
+        vacation = form.save()
+        # Saved now; the mail hosts' workers write the script right after the
+        # commit, so it is not live yet when this page is shown.
+        if vacation.enabled:
+            when = "The mail server starts using it within moments."
+        else:
+            when = "The mail server stops sending it within moments."
+        messages.success(request, f"Your out-of-office reply has been saved. {when}")
         return redirect("accounts:vacation")
     return render(request, "accounts/vacation.html", {"form": form})

@@ -16,6 +16,10 @@ A move must never lose or bounce mail:
   its way, and senders that still use it, reach the renamed mailbox;
 - mail Postfix had queued for the old address is requeued once the move is
   done, so it passes the alias again (postsuper -r).
+
+The owner's out-of-office script lives in the mailbox's home on every host:
+``vacation_changed`` queues its sync on each, and a finished move queues it
+again on its host, so the script's addresses follow the rename.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ logger = logging.getLogger(__name__)
 DEFER_ACTION = "DEFER 4.2.1 Mailbox is being moved, try again later"
 JOB_TASK = "mailserver.tasks.maildir_job_task"
 AUTH_FLUSH_TASK = "mailserver.tasks.dovecot_auth_flush_task"
+VACATION_TASK = "mailserver.tasks.vacation_sync_task"
 
 
 def _relative(local_part: str, domain_name: str) -> str:
@@ -136,6 +141,16 @@ def password_changed(*, mailbox) -> None:
         outbox_enqueue(task=AUTH_FLUSH_TASK, args=[mailbox.address], queue=queue)
 
 
+def vacation_changed(*, mailbox) -> None:
+    """The owner saved the out-of-office reply: sync its script on every host.
+
+    Called by ``accounts.services.vacation_set()`` inside its transaction;
+    the outbox sends the tasks after commit.
+    """
+    for host_id, queue in mailhost_queues():
+        outbox_enqueue(task=VACATION_TASK, args=[mailbox.pk, host_id], queue=queue)
+
+
 def recipient_access_rows(domain) -> dict[str, str]:
     """Local parts of ``domain`` to defer (→ action) while a move is unfinished."""
     rows: dict[str, str] = {}
@@ -194,7 +209,45 @@ def maildir_job_run(*, job: MaildirJob) -> MaildirJob:
     job.refresh_from_db()
     if job.kind == MaildirJob.Kind.MOVE:
         _move_finished(job)
+        _vacation_resync(job)
     return job
+
+
+def move_unfinished(*, mailbox_id: int, host_id: int | None) -> bool:
+    """Whether a move of the mailbox's maildir on this host is still to do.
+
+    The vacation sync waits for it: writing into the new home first would
+    turn the move's one rename into a merge. The move queues the sync again
+    when it is done.
+    """
+    return (
+        MaildirJob.objects.filter(
+            kind=MaildirJob.Kind.MOVE, mailbox_id=mailbox_id, host_id=host_id
+        )
+        .exclude(state=MaildirJob.State.DONE)
+        .exists()
+    )
+
+
+def _vacation_resync(job: MaildirJob) -> None:
+    """Render the moved mailbox's out-of-office script again, on this host.
+
+    The script moved with the home, but its ``:addresses`` still name the
+    old addresses; and a sync that waited for this move (``move_unfinished``)
+    has yet to run. Queued whenever the mailbox has a Vacation row, on or off
+    (one query per move); mailboxes that never had one need nothing.
+    """
+    from accounts.models import Vacation
+
+    if job.mailbox_id is None:
+        return
+    if not Vacation.objects.filter(mailbox_id=job.mailbox_id).exists():
+        return
+    queue = job.host.queue if job.host_id else ""
+    with transaction.atomic():
+        outbox_enqueue(
+            task=VACATION_TASK, args=[job.mailbox_id, job.host_id], queue=queue
+        )
 
 
 def _move_finished(job: MaildirJob) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from accounts.services import vacation_sync
+from domains.models import Mailbox
 from mailserver import hosts, lifecycle, outbox, quota
 from mailserver.models import MaildirJob, MailHost
 from mailserver.services import MailServerError, dovecot_flush_auth_cache
@@ -48,6 +50,21 @@ def maildir_job_task(job_id: int) -> str | None:
 @shared_task(**RETRY)
 def dovecot_auth_flush_task(username: str) -> bool:
     return dovecot_flush_auth_cache(username)
+
+
+@shared_task(**RETRY)
+def vacation_sync_task(mailbox_id: int, host_id: int | None = None) -> str | None:
+    """Install or remove the owner's out-of-office script on this mail host.
+
+    A refused or failed write raises, so the result under "Celery Results"
+    says FAILURE with the reason; the next save or move runs it again.
+    """
+    mailbox = Mailbox.objects.filter(pk=mailbox_id).select_related("domain").first()
+    if mailbox is None:
+        return None
+    if lifecycle.move_unfinished(mailbox_id=mailbox_id, host_id=host_id):
+        return "waiting for the move"
+    return vacation_sync(mailbox=mailbox, vmail_root=lifecycle.vmail_root())
 
 
 @shared_task(**RETRY)

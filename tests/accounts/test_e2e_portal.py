@@ -4,8 +4,13 @@ The portal is driven over HTTP with CSRF tokens (Django's test client, as a
 browser would); Postfix, Dovecot with Pigeonhole and the "outside world"
 (the SMTP sink for sink.test) are the session's private instance from
 tests/conftest.py. Rows are committed (``transactional_db``) because Postfix
-and Dovecot read them over their own connections, and the portal writes the
-Sieve script into the vmail root that this Dovecot uses.
+and Dovecot read them over their own connections.
+
+The portal only queues the out-of-office script's sync (an outbox message per
+mail host). Here the test plays that host's worker (``worker`` below): it
+runs each queued ``vacation_sync_task`` in this process, with the settings
+this Dovecot was rendered with, so the script lands in the vmail root it
+reads. Nothing is published to a broker; tests/workers/ covers real workers.
 """
 
 import imaplib
@@ -16,6 +21,9 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from mailserver.lifecycle import VACATION_TASK
+from mailserver.models import OutboxMessage
+from mailserver.tasks import vacation_sync_task
 from tests.accounts.conftest import log_in, post_form
 from tests.conftest import SINK_DOMAIN
 from tests.mailserver import data
@@ -37,6 +45,28 @@ def mail(mailserver, transactional_db):
     """The running mail server, with the settings it was rendered with."""
     with override_settings(**mailserver.settings):
         yield mailserver
+
+
+@pytest.fixture
+def worker(mail, monkeypatch):
+    """Run what the portal queued for the mail host, as its worker would.
+
+    The outbox keeps the messages instead of publishing them; ``run()`` calls
+    each waiting vacation sync task in order (the task's body, right here)
+    and marks it sent. Returns the tasks' results.
+    """
+    monkeypatch.setattr("mailserver.outbox.outbox_send", lambda *, message_id: False)
+
+    def run() -> list:
+        waiting = OutboxMessage.objects.filter(task=VACATION_TASK, sent_at=None)
+        results = []
+        for message in waiting.order_by("pk"):
+            assert message.queue == ""  # no mail host registered: the local one
+            results.append(vacation_sync_task(*message.args))
+            OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now())
+        return results
+
+    return run
 
 
 def portal(address: str, password: str = data.PASSWORD) -> Client:
@@ -90,10 +120,11 @@ def vacation_on(owner: Client, subject: str) -> None:
     assert response.status_code == 302, response.content.decode()[-2000:]
 
 
-def test_it_answers_an_outside_sender_once(mail):
+def test_it_answers_an_outside_sender_once(mail, worker):
     box = data.mailbox(data.domain("portal-away.test"), "dave")
     away = unique_subject("Away")
     vacation_on(portal(box.address), away)
+    assert worker() == ["installed"]
     sender = f"someone-{away.split()[-1]}@{SINK_DOMAIN}"
     other = f"other-{away.split()[-1]}@{SINK_DOMAIN}"
 
@@ -121,11 +152,12 @@ def test_it_answers_an_outside_sender_once(mail):
     assert recipients == sorted([sender, other]), mail.logs()
 
 
-def test_it_stops_answering_when_turned_off(mail):
+def test_it_stops_answering_when_turned_off(mail, worker):
     box = data.mailbox(data.domain("portal-back.test"), "erin")
     away = unique_subject("Away")
     owner = portal(box.address)
     vacation_on(owner, away)
+    assert worker() == ["installed"]
     response = post_form(
         owner,
         "/account/out-of-office/",
@@ -138,6 +170,7 @@ def test_it_stops_answering_when_turned_off(mail):
         },
     )
     assert response.status_code == 302, response
+    assert worker() == ["removed"]
 
     subject = unique_subject("after")
     send(mail.smtp_port, f"someone@{SINK_DOMAIN}", [box.address], subject)
@@ -166,13 +199,16 @@ def test_it_forwards_to_an_outside_address(mail):
     imap_wait_for(mail.imap_port, box.address, data.PASSWORD, subject)
 
 
-def test_it_compiles_the_script_where_dovecot_reads_it(mail):
-    """The portal wrote into this Dovecot's vmail root, for its vmail user."""
+def test_it_compiles_the_script_where_dovecot_reads_it(mail, worker):
+    """The worker, not the request, wrote into this Dovecot's vmail root."""
     box = data.mailbox(data.domain("portal-where.test"), "gina")
     vacation_on(portal(box.address), unique_subject("Away"))
-
     home = mail.vmail_root / "portal-where.test" / "gina"
     link = home / ".dovecot.sieve"
+    assert not link.is_symlink()
+
+    assert worker() == ["installed"]
+
     assert link.is_symlink()
     assert link.resolve().stat().st_uid == mail.config.vmail_uid
     result = subprocess.run(

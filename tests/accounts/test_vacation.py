@@ -1,4 +1,8 @@
-"""The out-of-office page: saved as a row, installed as a Sieve script."""
+"""The out-of-office page: the request saves the row and queues the work.
+
+No file is written here: every mail host's worker installs or removes the
+script after commit (tests/accounts/test_vacation_sync.py runs that part).
+"""
 
 from datetime import timedelta
 
@@ -7,10 +11,9 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuditEvent, Vacation
-from accounts.sieve_files import SieveInstallError
-from domains.models import Alias
-from tests.accounts.conftest import ADDRESS, post_form
-from tests.domains.utils import saved
+from mailserver.lifecycle import VACATION_TASK
+from mailserver.models import MailHost, OutboxMessage
+from tests.accounts.conftest import post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -33,50 +36,92 @@ def form(**overrides) -> dict:
     return {k: v for k, v in {**data, **overrides}.items() if v is not None}
 
 
+def queued() -> list[tuple[str, tuple]]:
+    return sorted(
+        (m.queue, tuple(m.args))
+        for m in OutboxMessage.objects.filter(task=VACATION_TASK)
+    )
+
+
+def files_under(root) -> list:
+    return sorted(root.rglob("*"))
+
+
 @pytest.fixture
-def home(vmail_root):
-    return vmail_root / "example.org" / "alice"
+def published(monkeypatch) -> list[int]:
+    """Outbox messages handed to the broker (after commit) in this test."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "mailserver.outbox.outbox_send",
+        lambda *, message_id: sent.append(message_id) or True,
+    )
+    return sent
 
 
-def test_it_installs_the_reply_as_the_active_script(owner, mailbox, home):
-    response = post_form(owner, URL, form())
+def test_it_saves_the_reply_and_queues_a_sync_per_mail_host_writing_no_file(
+    owner, mailbox, vmail_root, published, django_capture_on_commit_callbacks
+):
+    mx1 = MailHost.objects.create(name="mx1")
+    mx2 = MailHost.objects.create(name="mx2")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_form(owner, URL, form())
 
     assert response.status_code == 302
     vacation = Vacation.objects.get(mailbox=mailbox)
-    assert (vacation.subject, vacation.reply_days) == ("Away", 7)
-    script = (home / ".dovecot.sieve").read_text()
-    assert ':subject "Away"' in script
-    assert "Back on the 20th." in script
-    assert f'"le" "date" "{days(7)}"' in script
+    assert (vacation.enabled, vacation.subject, vacation.reply_days) == (
+        True,
+        "Away",
+        7,
+    )
+    assert queued() == [("mx1", (mailbox.pk, mx1.pk)), ("mx2", (mailbox.pk, mx2.pk))]
+    # Handed to the broker after commit; the script is the workers' business.
+    messages = OutboxMessage.objects.filter(task=VACATION_TASK)
+    assert sorted(published) == sorted(m.pk for m in messages)
+    assert files_under(vmail_root) == []
 
 
-def test_it_answers_for_the_mailboxs_aliases(owner, mailbox, home):
-    saved(Alias(domain=mailbox.domain, local_part="sales", destinations=ADDRESS))
-
+def test_without_a_registered_host_it_queues_one_sync_for_the_local_worker(
+    owner, mailbox, vmail_root
+):
     post_form(owner, URL, form())
 
-    script = (home / ".dovecot.sieve").read_text()
-    assert ':addresses ["alice@example.org", "sales@example.org"]' in script
+    assert queued() == [("", (mailbox.pk, None))]
+    assert files_under(vmail_root) == []
 
 
-def test_it_removes_the_script_when_switched_off(owner, mailbox, home):
+def test_switching_it_off_queues_the_removal_and_writes_no_file(
+    owner, mailbox, vmail_root
+):
+    MailHost.objects.create(name="mx1")
     post_form(owner, URL, form())
 
     response = post_form(owner, URL, form(enabled=None))
 
     assert response.status_code == 302
     assert not Vacation.objects.get().enabled
-    assert not (home / ".dovecot.sieve").is_symlink()
-    assert not (home / "sieve" / "mailpanel.sieve").exists()
+    assert len(queued()) == 2  # one per save, for the one host
+    assert files_under(vmail_root) == []
 
 
-def test_it_shows_the_saved_reply(owner, mailbox, home):
+def test_it_says_saved_and_soon_active_never_already_live(owner, mailbox, vmail_root):
+    page = owner.get(post_form(owner, URL, form())["Location"]).text
+
+    assert "Your out-of-office reply has been saved." in page
+    assert "The mail server starts using it within moments." in page
+
+    page = owner.get(post_form(owner, URL, form(enabled=None))["Location"]).text
+
+    assert "The mail server stops sending it within moments." in page
+
+
+def test_it_shows_the_saved_reply(owner, mailbox, vmail_root):
     post_form(owner, URL, form(subject="Gone fishing"))
 
     assert 'value="Gone fishing"' in owner.get(URL).text
 
 
-def test_it_records_the_change(owner, mailbox, home):
+def test_it_records_the_change(owner, mailbox, vmail_root):
     post_form(owner, URL, form())
 
     event = AuditEvent.objects.get(action="vacation_changed")
@@ -103,77 +148,49 @@ def test_it_records_the_change(owner, mailbox, home):
     ],
 )
 def test_it_rejects_bad_input_and_changes_nothing(
-    owner, mailbox, home, overrides, field_message
+    owner, mailbox, vmail_root, overrides, field_message
 ):
     post_form(owner, URL, form(subject="Kept"))
-    script = (home / ".dovecot.sieve").read_text()
+    before = queued()
 
     response = post_form(owner, URL, form(**overrides))
 
     assert response.status_code == 200
     assert field_message in response.text
     assert Vacation.objects.get().subject == "Kept"
-    assert (home / ".dovecot.sieve").read_text() == script
+    assert queued() == before
     assert AuditEvent.objects.filter(action="vacation_changed").count() == 1
 
 
-def test_it_saves_nothing_when_the_script_cannot_be_written(
-    owner, mailbox, home, monkeypatch
+def test_the_row_the_audit_event_and_the_outbox_message_commit_together(
+    mailbox, monkeypatch
 ):
-    def refuse(**kwargs):
-        raise SieveInstallError("the home is not writable")
+    def broken(**kwargs):
+        raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr("accounts.services.sieve_script_install", refuse)
+    monkeypatch.setattr("mailserver.lifecycle.vacation_changed", broken)
 
-    response = post_form(owner, URL, form())
+    with pytest.raises(RuntimeError):
+        services.vacation_set(
+            mailbox=mailbox,
+            ip_address=None,
+            enabled=True,
+            subject="Away",
+            message="Back soon.",
+            start=timezone.localdate(),
+            end=timezone.localdate(),
+        )
 
-    assert response.status_code == 200
-    assert "Nothing was changed: the home is not writable" in response.text
     assert not Vacation.objects.exists()
-    assert not AuditEvent.objects.filter(action="vacation_changed").exists()
+    assert not AuditEvent.objects.exists()
 
 
-def test_it_says_so_when_the_file_system_fails(owner, mailbox, home, monkeypatch):
-    def fail(**kwargs):
-        raise PermissionError(13, "Permission denied", str(home))
+def test_with_the_hooks_switched_off_it_saves_and_queues_nothing(
+    owner, mailbox, vmail_root, settings
+):
+    settings.MAILPANEL_MAILBOX_HOOKS = ""
 
-    monkeypatch.setattr("accounts.services.sieve_script_install", fail)
+    assert post_form(owner, URL, form()).status_code == 302
 
-    response = post_form(owner, URL, form())
-
-    assert "could not be set up on the mail server" in response.text
-    assert str(home) not in response.text
-    assert not Vacation.objects.exists()
-
-
-def test_it_leaves_an_owners_own_filters_alone(owner, mailbox, home):
-    home.mkdir(parents=True)
-    (home / ".dovecot.sieve").write_text("# my filters\n")
-
-    response = post_form(owner, URL, form())
-
-    assert "did not write" in response.text
-    assert (home / ".dovecot.sieve").read_text() == "# my filters\n"
-    assert not Vacation.objects.exists()
-
-
-def test_it_syncs_the_script_idempotently(mailbox, home):
-    """vacation_sync() is the future Celery task's body: safe to run again."""
-    Vacation.objects.create(
-        mailbox=mailbox,
-        enabled=True,
-        subject="Away",
-        message="Back soon.",
-        start=days(0),
-        end=days(3),
-    )
-
-    services.vacation_sync(mailbox=mailbox)
-    first = (home / ".dovecot.sieve").read_text()
-    services.vacation_sync(mailbox=mailbox)
-
-    assert (home / ".dovecot.sieve").read_text() == first
-    Vacation.objects.update(enabled=False)
-    services.vacation_sync(mailbox=mailbox)
-    services.vacation_sync(mailbox=mailbox)
-    assert not (home / ".dovecot.sieve").is_symlink()
+    assert Vacation.objects.get().enabled
+    assert queued() == []

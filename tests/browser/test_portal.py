@@ -6,6 +6,9 @@ from django.utils import timezone
 
 from accounts.models import Vacation
 from domains.models import Domain, Mailbox
+from mailserver.lifecycle import AUTH_FLUSH_TASK, VACATION_TASK
+from mailserver.models import OutboxMessage
+from mailserver.tasks import vacation_sync_task
 from tests.domains.utils import PASSWORD, saved
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,14 +26,15 @@ def mailbox() -> Mailbox:
 
 
 @pytest.fixture(autouse=True)
-def flushed(monkeypatch) -> list[str]:
-    """Never reach the machine's Dovecot: record the auth cache flushes."""
-    calls: list[str] = []
-    monkeypatch.setattr(
-        "mailserver.services.dovecot_flush_auth_cache",
-        lambda username, *args, **kwargs: calls.append(username) or True,
-    )
-    return calls
+def outbox(monkeypatch):
+    """Keep what the portal queues for the mail host's worker, unpublished.
+
+    The portal does no mail-server work itself: it leaves a task in the
+    outbox. Keeping it here means no message reaches the machine's Redis, and
+    the tests can look at it (and run it, as the worker would).
+    """
+    monkeypatch.setattr("mailserver.outbox.outbox_send", lambda *, message_id: False)
+    return OutboxMessage.objects
 
 
 def log_in(page, expect, password: str = PASSWORD) -> None:
@@ -66,7 +70,7 @@ def test_it_refuses_a_wrong_password(expect, page, mailbox):
     expect(page.get_by_role("navigation", name="Portal")).to_have_count(0)
 
 
-def test_it_changes_the_password(expect, page, mailbox, flushed, shoot):
+def test_it_changes_the_password(expect, page, mailbox, outbox, shoot):
     log_in(page, expect)
     page.get_by_role("link", name="Password").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Change your password")
@@ -79,10 +83,13 @@ def test_it_changes_the_password(expect, page, mailbox, flushed, shoot):
     expect(page.get_by_text("Your password has been changed.")).to_be_visible()
     mailbox.refresh_from_db()
     assert mailbox.check_password(NEW_PASSWORD)
-    assert flushed == [ADDRESS]
+    flushes = outbox.filter(task=AUTH_FLUSH_TASK).values_list("args", flat=True)
+    assert list(flushes) == [[ADDRESS]]
 
 
-def test_it_sets_an_out_of_office_reply(expect, page, mailbox, vmail_root, shoot):
+def test_it_sets_an_out_of_office_reply(
+    expect, page, mailbox, vmail_root, outbox, shoot
+):
     log_in(page, expect)
     page.get_by_role("link", name="Out of office").click()
     page.get_by_label("Send an out-of-office reply").check()
@@ -98,7 +105,11 @@ def test_it_sets_an_out_of_office_reply(expect, page, mailbox, vmail_root, shoot
     vacation = Vacation.objects.get(mailbox=mailbox)
     assert vacation.enabled
     assert vacation.start == timezone.localdate()
-    script = (vmail_root / "example.org" / "alice" / ".dovecot.sieve").read_text()
+    script_path = vmail_root / "example.org" / "alice" / ".dovecot.sieve"
+    assert not script_path.exists()  # the worker writes it, not the request
+    [queued] = outbox.filter(task=VACATION_TASK)
+    vacation_sync_task(*queued.args)
+    script = script_path.read_text()
     assert ':subject "Away until Monday"' in script
 
 
