@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,6 +24,7 @@ from mailserver.services import MailServerError, mailserver_apply
 logger = logging.getLogger(__name__)
 
 RELOAD_TASK = "mailserver.tasks.mailhost_reload_task"
+RELAY_CREDENTIALS_TASK = "relays.tasks.relay_credentials_write_task"
 
 
 def effective_config() -> MailServerConfig:
@@ -46,6 +48,10 @@ def mailhost_register(*, name: str) -> MailHost:
     if created:
         logger.info("Mail host %s registered", name)
         mailhost_reload_enqueue(host=host)
+        if apps.is_installed("relays"):
+            # Its own copy of the relay passwords (docs/relay-hosts.md).
+            with transaction.atomic():
+                outbox_enqueue(task=RELAY_CREDENTIALS_TASK, args=[], queue=host.queue)
     return host
 
 

@@ -108,17 +108,24 @@ def relay_credentials_write(*, path: str | Path | None = None) -> CredentialsWri
     return CredentialsWritten(path=target, relays=written, failed=failed)
 
 
+CREDENTIALS_TASK = "relays.tasks.relay_credentials_write_task"
+
+
 def relay_credentials_enqueue() -> None:
-    """Have the workers rewrite the credentials once this transaction commits.
+    """Have every mail host's worker rewrite the credentials after commit.
 
-    Called after a relay is saved or deleted. On a single mail host the
-    default queue's worker is that host; with several, every host's worker
-    must run ``relay_credentials_write()`` (docs/relay-hosts.md, "For the
-    workers").
+    Called after a relay is saved or deleted. Each host keeps its own copy of
+    the table, so one outbox message goes to each registered host's queue (the
+    default queue alone when none is registered): written in this
+    transaction, so a broker that is down loses nothing (docs/workers.md).
     """
-    from relays.tasks import relay_credentials_write_task
+    # mailserver owns the hosts and the outbox; imported late so that relays
+    # loads without it (its models and forms need neither).
+    from mailserver.hosts import mailhost_queues
+    from mailserver.outbox import outbox_enqueue
 
-    transaction.on_commit(relay_credentials_write_task.delay)
+    for _host_id, queue in mailhost_queues():
+        outbox_enqueue(task=CREDENTIALS_TASK, args=[], queue=queue)
 
 
 # --- Test this relay -------------------------------------------------------------

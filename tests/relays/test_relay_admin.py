@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from mailserver.models import MailHost, OutboxMessage
 from relays.models import RelayHost
 from tests.relays.conftest import make_relay
 
@@ -43,6 +44,8 @@ def test_it_stores_the_password_encrypted_and_never_shows_it(
     relay = RelayHost.objects.get()
     assert relay.get_password() == SECRET
     assert len(callbacks) == 1  # the credentials rewrite, for the workers
+    [queued] = OutboxMessage.objects.all()
+    assert queued.task == "relays.tasks.relay_credentials_write_task"
     pages = [
         response,
         admin_client.get(reverse("admin:relays_relayhost_change", args=[relay.pk])),
@@ -106,3 +109,30 @@ def test_it_queues_a_test_of_the_selected_relays(
         )
     assert "1 relay test(s) queued" in response.content.decode()
     assert len(callbacks) == 1
+
+
+def test_it_asks_every_mail_host_to_rewrite_the_credentials(
+    admin_client, django_capture_on_commit_callbacks
+):
+    MailHost.objects.create(name="mx1")
+    MailHost.objects.create(name="mx2")
+
+    with django_capture_on_commit_callbacks():
+        admin_client.post(reverse("admin:relays_relayhost_add"), form())
+
+    queued = OutboxMessage.objects.filter(
+        task="relays.tasks.relay_credentials_write_task"
+    )
+    assert sorted(queued.values_list("queue", flat=True)) == ["mx1", "mx2"]
+
+
+def test_a_new_mail_host_writes_its_own_copy_of_the_credentials():
+    from mailserver.hosts import mailhost_register
+
+    mailhost_register(name="mx3")
+    mailhost_register(name="mx3")  # a heartbeat: nothing more
+
+    queued = OutboxMessage.objects.filter(
+        task="relays.tasks.relay_credentials_write_task"
+    )
+    assert list(queued.values_list("queue", flat=True)) == ["mx3"]
