@@ -49,7 +49,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import quote
 
 import psycopg
 
@@ -72,6 +71,8 @@ DOVECOT_APP = "mailpanel-bench-dovecot"
 MONITOR_APP = "mailpanel-bench-monitor"
 
 RATIO_TARGET = 0.95
+# Messages whose lookups are counted after the one listed (proxymap -v).
+TRACE_MESSAGES = 200
 POSTFIX_CONNECTION_LIMIT = 15
 
 POLL_INTERVAL = 0.2  # pg_stat_activity
@@ -231,7 +232,7 @@ def pick_data(url: str, args: argparse.Namespace) -> Data:
 
 
 _QUERY = re.compile(
-    r"SELECT (?P<expr>.+) FROM (?P<view>\w+) WHERE (?P<key>\w+) = '%s'"
+    r"SELECT (?P<expr>.+) FROM (?P<view>\w+) WHERE (?P<key>\w+) = '(?P<form>%s|%u@%d)'"
     r"(?P<limit> LIMIT 1)?"
 )
 _VIEW = re.compile(r"\bFROM (\w+)")
@@ -250,9 +251,12 @@ def static_rows(conn: psycopg.Connection, query: str) -> str:
     """SQL returning (key, value) for every key a Postfix lookup query answers.
 
     ``SELECT x FROM view WHERE key = '%s' [LIMIT 1]``: one row per key, several
-    rows of one key comma-separated as Postfix returns them. Any other query
-    (e.g. one with ``%d``, or none) has no exact static form; it is accepted
-    only while its view is empty, when an empty map answers like it.
+    rows of one key comma-separated as Postfix returns them. With
+    ``'%u@%d'`` instead of ``'%s'``, only the keys such a query can find: those
+    with a non-empty local part and domain around their last '@' (Postfix
+    sends no query for any other key). Any other query (e.g. one with ``%d``
+    alone, or none) has no exact static form; it is accepted only while its
+    view is empty, when an empty map answers like it.
     """
     match = _QUERY.fullmatch(query)
     if match is not None:
@@ -263,7 +267,8 @@ def static_rows(conn: psycopg.Connection, query: str) -> str:
             if match["limit"]
             else f"string_agg({text}, ',' ORDER BY {text})"
         )
-        return f"SELECT {key}, {value} FROM {view} GROUP BY {key}"
+        where = f" WHERE {key} ~ '^.+@[^@]+$'" if match["form"] == "%u@%d" else ""
+        return f"SELECT {key}, {value} FROM {view}{where} GROUP BY {key}"
     view = _VIEW.search(query)
     if view is not None:
         row = conn.execute(f"SELECT count(*) FROM {view[1]}").fetchone()
@@ -347,7 +352,14 @@ class MailServer:
             MAILPANEL_RELAY_CREDENTIALS_MAP=str(self.workdir / "relay-credentials"),
         )
         (self.workdir / "relay-credentials").write_text("")
-        run(["postmap", f"hash:{self.workdir / 'relay-credentials'}"], "postmap")
+        # postmap needs a main.cf; the machine's /etc/postfix may have none.
+        stub = self.workdir / "postmap-etc"
+        stub.mkdir()
+        (stub / "main.cf").write_text("")
+        run(
+            ["postmap", "-c", str(stub), f"hash:{self.workdir / 'relay-credentials'}"],
+            "postmap",
+        )
         env = run(["postconf", "-d", "-h", "import_environment"], "postconf").strip()
         extra = {"import_environment": f"{env} PGAPPNAME={POSTFIX_APP}"}
         for item in self.args.postfix_extra:
@@ -384,8 +396,6 @@ class MailServer:
             )
             self.config = mailserver_apply(config, reload=False)
         os.chown(self.vmail_root, self.config.vmail_uid, self.config.vmail_gid)
-        if self.args.db_socket:
-            self.fix_socket_hosts()
         if self.args.smtpd_option or self.args.master_extra:
             self.extend_master_cf()
 
@@ -419,28 +429,6 @@ class MailServer:
         )
         master_cf.write_text(text)
 
-    def fix_socket_hosts(self) -> None:
-        """Work around the rendered ``hosts = unix:DIR/.s.PGSQL.PORT``: Postfix
-        hands it to libpq as a socket directory ("Not a directory"). A
-        postgresql:// URI carries the directory and the port."""
-        db = self.config.postfix_db
-        # With a URI, Postfix ignores user = and password =.
-        login = quote(db.user, safe="")
-        if db.password:
-            login += ":" + quote(db.password, safe="")
-        uri = (
-            f"postgresql://{login}@/{quote(db.name, safe='')}?"
-            f"host={quote(db.host, safe='/')}&port={quote(db.port, safe='')}"
-        )
-        for path in self.postfix_dir.glob("pgsql-*.cf"):
-            lines = [
-                f"hosts = {uri}" if line.startswith("hosts =") else line
-                for line in path.read_text().splitlines()
-            ]
-            with path.open("w") as handle:
-                handle.write("\n".join(lines) + "\n")
-        log(f"  (--db-socket: Postfix hosts rewritten to {uri})")
-
     def build_static_maps(self) -> None:
         """Dump every SQL map main.cf references into a ``hash:`` file.
 
@@ -462,7 +450,10 @@ class MailServer:
                     for key, value in conn.execute(static_rows(conn, query)):
                         handle.write(f"{key} {value}\n")
                         rows += 1
-                run(["postmap", f"hash:{path}"], f"postmap {path.name}")
+                run(
+                    ["postmap", "-c", str(self.postfix_dir), f"hash:{path}"],
+                    f"postmap {path.name}",
+                )
                 static_cf = static_cf.replace(
                     reference, f"hash:${{config_directory}}/static-{name}"
                 )
@@ -505,8 +496,12 @@ class MailServer:
             with path.open("w") as handle:
                 handle.write("\n".join(lines) + "\n")
 
-    def trace_lookups(self, sender: Sender, address: str) -> list[Lookup]:
-        """Every lookup Postfix makes for one message, from ``proxymap -v``."""
+    def trace_lookups(
+        self, sender: Sender, addresses: Sequence[str], more: int
+    ) -> tuple[list[Lookup], list[Lookup]]:
+        """Every lookup Postfix makes, from ``proxymap -v``: for one message
+        to ``addresses[0]`` after a reload (every cache cold), then for
+        ``more`` messages to ``addresses`` (smtpd's resolve cache warm)."""
         self.switch(SQL)
         master_cf = self.postfix_dir / "master.cf"
         original = master_cf.read_text()
@@ -519,18 +514,24 @@ class MailServer:
             master_cf.write_text(verbose)
             run(["postfix", "-c", str(self.postfix_dir), "reload"], "postfix reload")
             time.sleep(1.5)
-            self.clear_mail()
-            start = self.log_position()[0]
-            sender.send([(address, 1)])
-            wait_delivered(self, [address], 1, 60)
-            time.sleep(1.5)  # postlogd writes asynchronously
-            with open(self.workdir / "postfix.log", "rb") as handle:
-                handle.seek(start)
-                text = handle.read().decode(errors="replace")
+            first = self.traced(sender, [(addresses[0], 1)])
+            rest = self.traced(sender, spread(addresses, more))
         finally:
             master_cf.write_text(original)
             run(["postfix", "-c", str(self.postfix_dir), "reload"], "postfix reload")
             time.sleep(1.0)
+        return first, rest
+
+    def traced(self, sender: Sender, jobs: Sequence[tuple[str, int]]) -> list[Lookup]:
+        """The lookups proxymap logs while ``jobs`` are sent and delivered."""
+        self.clear_mail()
+        start = self.log_position()[0]
+        sender.send(jobs)
+        wait_delivered(self, [a for a, _ in jobs], sum(n for _, n in jobs), 300)
+        time.sleep(1.5)  # postlogd writes asynchronously
+        with open(self.workdir / "postfix.log", "rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode(errors="replace")
         return parse_proxymap_log(text)
 
     # processes
@@ -1302,17 +1303,30 @@ def report_delivery(rounds: Sequence[Round], args: argparse.Namespace) -> bool:
     return ratio_ok and conns_ok
 
 
-def report_trace(found: Sequence[Lookup]) -> None:
+def report_trace(first: Sequence[Lookup], rest: Sequence[Lookup]) -> None:
     log("")
     log("Postfix lookups for one message through the SQL maps (proxymap -v):")
     header = f"{'#':>3}  {'table':<24} {'key':<44} {'SQL sent':>8} {'rows':>4}"
     log(header)
     log("-" * len(header))
-    for n, item in enumerate(found, 1):
+    for n, item in enumerate(first, 1):
         sent, rows = ("yes", str(item.rows)) if item.queried else ("no", "")
         log(f"{n:>3}  {item.table:<24} {item.key[:44]:<44} {sent:>8} {rows:>4}")
-    queries = sum(item.queried for item in found)
-    log(f"  {len(found)} lookups, {queries} SQL queries for one message")
+    queries = sum(item.queried for item in first)
+    log(f"  {len(first)} lookups, {queries} SQL queries for one message")
+    if rest:
+        per = TRACE_MESSAGES
+        queries = sum(item.queried for item in rest)
+        by_table = Counter(item.table for item in rest if item.queried)
+        log(
+            f"  next {per} messages (smtpd's resolve cache warm): "
+            f"{len(rest) / per:.2f} lookups, {queries / per:.2f} SQL queries "
+            "per message"
+        )
+        log(
+            "    "
+            + ", ".join(f"{table} {n / per:.2f}" for table, n in by_table.most_common())
+        )
 
 
 def report_logins(
@@ -1632,10 +1646,14 @@ def measure(
                 f"({result.seconds:.2f} s, Postfix DB connections "
                 f"{result.window.peak['postfix']})"
             )
-        trace = [] if args.no_trace else server.trace_lookups(sender, data.targets[0])
+        trace = (
+            None
+            if args.no_trace
+            else server.trace_lookups(sender, data.targets, TRACE_MESSAGES)
+        )
         passed = report_delivery(rounds, args)
         if trace:
-            report_trace(trace)
+            report_trace(*trace)
 
     if not args.skip_logins:
         log("\nMeasuring IMAP logins")

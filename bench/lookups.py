@@ -41,6 +41,7 @@ from domains.sql_interface import (  # noqa: E402
     DOVECOT_PASSWORD_QUERY,
     POSTFIX_QUERIES,
     dovecot_user_query,
+    expand_postfix_query,
 )
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mailpanel_bench"
@@ -312,7 +313,12 @@ def postfix(map_name: str) -> Callable[[str, random.Random], str]:
     template = POSTFIX_QUERIES[map_name]
 
     def build(key: str, rng: random.Random) -> str:
-        return template.replace("%s", key)
+        # %s, %u and %d as Postfix expands them; every key here is a whole
+        # address, for which Postfix always sends the query.
+        query = expand_postfix_query(template, key)
+        if query is None:
+            raise ValueError(f"Postfix sends no {map_name} query for {key!r}")
+        return query
 
     return build
 

@@ -1,32 +1,42 @@
 """The queries Postfix and Dovecot send, in one place.
 
 ``mailserver`` renders them into the lookup files, the tests EXPLAIN them and
-bench/lookups.py times them; docs/sql-interface.md explains them. ``%s`` is
-Postfix's lookup key; ``%u`` and ``%Ls`` are Dovecot's user and service.
+bench/lookups.py times them; docs/sql-interface.md explains them. In Postfix's
+queries ``%s`` is the lookup key, ``%u`` and ``%d`` its local and domain part
+(pgsql_table(5)); in Dovecot's, ``%u`` and ``%Ls`` are the user and service.
 """
 
+import re
+
+# '%u@%d' rather than '%s': every key of the mailbox, sender-login and
+# recipient-access views is a whole address, "local@domain" with both parts
+# non-empty, and for such a key '%u@%d' is the key itself. Postfix also asks
+# its maps for partial keys ("@domain", "domain", "local"); for a key without
+# an '@', or with an empty local part or domain, it sends no query at all
+# (pgsql_table(5)), where '%s' would send one that cannot match. Not for
+# virtual_alias_maps: its catch-all rows are keyed "@domain".
 POSTFIX_QUERIES: dict[str, str] = {
     "virtual_mailbox_domains": (
         "SELECT 1 FROM mailpanel_virtual_domains WHERE domain = '%s'"
     ),
     "virtual_mailbox_maps": (
-        "SELECT maildir FROM mailpanel_virtual_mailboxes WHERE address = '%s'"
+        "SELECT maildir FROM mailpanel_virtual_mailboxes WHERE address = '%u@%d'"
     ),
     "virtual_alias_maps": (
         "SELECT destination FROM mailpanel_virtual_aliases WHERE address = '%s'"
     ),
     "smtpd_sender_login_maps": (
-        "SELECT login FROM mailpanel_sender_logins WHERE address = '%s'"
+        "SELECT login FROM mailpanel_sender_logins WHERE address = '%u@%d'"
     ),
     "recipient_access": (
-        "SELECT action FROM mailpanel_recipient_access WHERE address = '%s'"
+        "SELECT action FROM mailpanel_recipient_access WHERE address = '%u@%d'"
     ),
     # Port 25 has no SASL, so reject_sender_login_mismatch cannot work there:
     # an address that has an owner may only be used after logging in. Same
     # view and index as smtpd_sender_login_maps.
     "unauthenticated_sender_access": (
         "SELECT 'REJECT 5.7.1 Log in to send as this address' "
-        "FROM mailpanel_sender_logins WHERE address = '%s' LIMIT 1"
+        "FROM mailpanel_sender_logins WHERE address = '%u@%d' LIMIT 1"
     ),
 }
 
@@ -65,3 +75,21 @@ POSTFIX_RELAY_QUERIES: dict[str, str] = {
     ),
     "default_relay": "SELECT transport FROM mailpanel_default_relay",
 }
+
+
+def expand_postfix_query(query: str, key: str) -> str | None:
+    """The SQL Postfix sends for ``key`` (already escaped), or None if none.
+
+    As pgsql_table(5) and sqlite_table(5) describe it: ``%s`` is the key,
+    ``%u`` and ``%d`` its local and domain part, split at the last '@' (``%u``
+    is the whole key when it has no '@'). Postfix sends no query when the
+    query uses ``%d`` and the key has no '@' or an empty domain, nor when it
+    uses ``%u`` and the local part is empty. For the tests and
+    bench/lookups.py; ``%%`` is the only other expansion handled.
+    """
+    local, at, domain = key.rpartition("@") if "@" in key else (key, "", "")
+    values = {"%s": key, "%u": local, "%d": domain, "%%": "%"}
+    parts = re.split(r"(%[sud%])", query)
+    if ("%d" in parts and not domain) or ("%u" in parts and at and not local):
+        return None
+    return "".join(values.get(part, part) for part in parts)

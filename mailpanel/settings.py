@@ -268,8 +268,9 @@ MAILPANEL_SUBMISSIONS_LISTEN = env("MAILPANEL_SUBMISSIONS_LISTEN", default="465"
 MAILPANEL_POSTFIX_TRANSPORTS = env.dict("MAILPANEL_POSTFIX_TRANSPORTS", default={})
 # Empty: syslog. A path: Postfix's own postlogd writes there (no syslog needed).
 MAILPANEL_POSTFIX_LOG_FILE = env("MAILPANEL_POSTFIX_LOG_FILE", default="")
-# Database connections of the mail server: proxymap processes x 6 lookup
-# files for Postfix, plus Dovecot's SQL pool (10 with the defaults).
+# Database connections of the mail server: at most proxymap processes x 8
+# lookup files for Postfix (4 per process for inbound mail), plus Dovecot's
+# SQL pool (at most 12 with the defaults; docs/mailserver.md).
 MAILPANEL_POSTFIX_PROXYMAP_PROCESSES = env.int(
     "MAILPANEL_POSTFIX_PROXYMAP_PROCESSES", default=1
 )

@@ -19,6 +19,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -50,6 +51,8 @@ DOVECOT_ITERATE_QUERY = sql_interface.DOVECOT_ITERATE_QUERY
 POSTFIX_CREDENTIALS_GROUP = "postfix"
 DOVECOT_CREDENTIALS_GROUP = "dovecot"
 DOVECOT_SQL_FILE = "mailpanel-sql.conf.ext"
+# The trivial-rewrite service of the smtpd services (see _postfix_master_cf).
+SMTPD_REWRITE_SERVICE = "smtpd-rewrite"
 DOVECOT_MAIN_FILE = "mailpanel.conf"
 
 
@@ -112,7 +115,8 @@ class MailServerConfig:
     allow_plaintext_auth_on_loopback: bool
     postfix_db: DbConnection
     dovecot_db: DbConnection
-    # Extra main.cf parameters, written last (e.g. queue timings in tests).
+    # Extra main.cf parameters (e.g. queue timings in tests): each replaces a
+    # rendered parameter of the same name, the others are written last.
     postfix_extra: Mapping[str, str] = field(default_factory=dict)
     # "127.0.0.1:PORT": a loopback smtpd that relays for loopback clients, and
     # Dovecot's submission_host (Sieve's vacation replies); empty: sendmail(1).
@@ -278,18 +282,40 @@ def _postfix_lookup(db: DbConnection, query: str) -> str:
     header = _comment(GENERATED)
     if db.engine == "sqlite":
         return header + _lines([("dbpath", db.name), ("query", query)])
-    host = db.host
-    if host.startswith("/"):
-        hosts = f"unix:{host}/.s.PGSQL.{db.port}"
-    elif ":" in host:
-        hosts = f"inet:[{host}]:{db.port}"
+    if db.host.startswith("/") or ":" in db.host:
+        # A socket directory or an IPv6 address: only a postgresql:// URI
+        # gives either with its port (pgsql_table(5)). Postfix hands the
+        # historical "unix:DIR" to libpq without a port (only 5432 works), and
+        # "inet:[ADDR]:PORT" with the brackets, which libpq cannot resolve.
+        hosts = _pgsql_uri(db)
     else:
-        hosts = f"inet:{host}:{db.port}"
+        hosts = f"inet:{db.host}:{db.port}"
+    # With a URI, Postfix takes the database and login from it, but 3.7 still
+    # refuses a file without dbname.
     pairs = [("hosts", hosts), ("dbname", db.name), ("user", db.user)]
     if db.password:
         pairs.append(("password", db.password))
     pairs.append(("query", query))
     return header + _lines(pairs)
+
+
+def _pgsql_uri(db: DbConnection) -> str:
+    """``postgresql://USER:PASSWORD@HOST:PORT/DBNAME`` for Postfix's ``hosts``.
+
+    Everything is percent-encoded (libpq decodes it), so the URI has no comma
+    or space, which would split it into several hosts.
+    """
+    login = quote(db.user, safe="")
+    if db.password:
+        login += ":" + quote(db.password, safe="")
+    if login:
+        login += "@"
+    dbname = quote(db.name, safe="")
+    port = quote(db.port, safe="")
+    if db.host.startswith("/"):
+        host = quote(db.host, safe="/")
+        return f"postgresql://{login}/{dbname}?host={host}&port={port}"
+    return f"postgresql://{login}[{db.host.strip('[]')}]:{port}/{dbname}"
 
 
 def _postfix_main_cf(config: MailServerConfig) -> str:
@@ -365,6 +391,11 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
         ("virtual_mailbox_domains", maps["virtual-mailbox-domains"]),
         ("virtual_mailbox_maps", maps["virtual-mailbox-maps"]),
         ("virtual_alias_maps", maps["virtual-alias-maps"]),
+        # Every hosted and alias domain is a virtual mailbox domain; aliases
+        # are expanded through virtual_alias_maps all the same. The default,
+        # $virtual_alias_maps, would have trivial-rewrite query the alias map
+        # with the bare domain of every address it resolves.
+        ("virtual_alias_domains", ""),
         ("smtpd_sender_login_maps", maps["sender-login-maps"]),
         ("mailpanel_recipient_access", maps["recipient-access"]),
         ("mailpanel_sender_access", maps["sender-access"]),
@@ -416,7 +447,11 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
             ("maillog_file_prefixes", str(Path(config.postfix_log_file).parent))
         )
     pairs.extend(_postfix_relay_params(config, maps))
-    pairs.extend(config.postfix_extra.items())
+    # An extra parameter replaces a rendered one of the same name: main.cf
+    # must not define one twice (postconf warns, and apply refuses warnings).
+    extra = dict(config.postfix_extra)
+    pairs = [(name, extra.pop(name, value)) for name, value in pairs]
+    pairs.extend(extra.items())
     return _comment(GENERATED) + _lines(pairs)
 
 
@@ -455,7 +490,14 @@ def _postfix_relay_params(
 def _postfix_master_cf(config: MailServerConfig) -> str:
     # No chroot: the services read SQL through proxymap anyway, and a chroot
     # needs copies of /etc files that only Debian's init script maintains.
+    # smtpd resolves every address of a transaction (reject_unauth_destination,
+    # reject_unlisted_recipient), but only the class of the answer matters
+    # there, never the transport. Its own trivial-rewrite leaves out the relay
+    # routes (sender_dependent_default_transport_maps), which would otherwise
+    # cost an SQL query per address; qmgr, which routes, uses "rewrite".
+    smtpd_rewrite = f"rewrite_service_name={SMTPD_REWRITE_SERVICE}"
     submission_common = [
+        smtpd_rewrite,
         "smtpd_sasl_auth_enable=yes",
         "smtpd_tls_auth_only=yes",
         "smtpd_tls_security_level=encrypt",
@@ -478,7 +520,7 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
         _comment(GENERATED),
         "# service                type       private unpriv  chroot  wakeup  "
         "maxproc command\n",
-        service(config.smtp_listen, "inet", "n", "-", "smtpd"),
+        service(config.smtp_listen, "inet", "n", "-", "smtpd", smtpd_rewrite),
         service(
             config.submission_listen,
             "inet",
@@ -506,6 +548,15 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
         "tlsmgr                   unix       -       -       n       1000?   1       "
         "tlsmgr\n",
         service("rewrite", "unix", "-", "-", "trivial-rewrite"),
+        service(
+            SMTPD_REWRITE_SERVICE,
+            "unix",
+            "-",
+            "-",
+            "trivial-rewrite",
+            "syslog_name=postfix/$service_name",
+            "sender_dependent_default_transport_maps=",
+        ),
         service("bounce", "unix", "-", "0", "bounce"),
         service("defer", "unix", "-", "0", "bounce"),
         service("trace", "unix", "-", "0", "bounce"),
@@ -537,6 +588,7 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
                 "-",
                 "smtpd",
                 "syslog_name=postfix/local",
+                smtpd_rewrite,
                 "mynetworks=127.0.0.0/8",
                 "smtpd_client_restrictions=permit_mynetworks,reject",
                 "smtpd_helo_restrictions=",

@@ -9,6 +9,7 @@ from domains.sql_interface import (
     DOVECOT_PASSWORD_QUERY,
     POSTFIX_QUERIES,
     dovecot_user_query,
+    expand_postfix_query,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -88,7 +89,9 @@ def explain(query: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(POSTFIX_QUERIES))
 def test_each_postfix_lookup_is_one_index_probe(seeded, name):
-    plan = explain(POSTFIX_QUERIES[name].replace("%s", KEYS[name]))
+    query = expand_postfix_query(POSTFIX_QUERIES[name], KEYS[name])
+    assert query is not None and "%" not in query
+    plan = explain(query)
     assert "Index" in plan and "Seq Scan" not in plan and "Join" not in plan
 
 

@@ -5,7 +5,11 @@ from django.db import connection
 
 from domains import lookups, services
 from domains.models import Domain, DomainAlias, Forward, Mailbox, SendAsIdentity
-from domains.sql_interface import dovecot_user_query
+from domains.sql_interface import (
+    POSTFIX_QUERIES,
+    dovecot_user_query,
+    expand_postfix_query,
+)
 from tests.domains.utils import lookup, saved, view_rows
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +242,37 @@ def test_deleting_a_mailbox_removes_its_rows(domain, make_mailbox):
     alice.delete()
     for view in (MAILBOXES, ALIASES, SENDERS, PASSDB):
         assert view_rows(view, "*") == set()
+
+
+def test_postfix_finds_every_key_its_u_at_d_queries_can_ask_for(
+    domain, make_mailbox, make_alias
+):
+    """The mailbox, sender-login and recipient-access queries are keyed '%u@%d'
+    (docs/sql-interface.md): right only while every key of their views is a
+    whole address, for which '%u@%d' is the key itself."""
+    alice = make_mailbox(domain, "alice")
+    make_mailbox(domain, "sleepy", active=False)
+    make_alias(domain, "team", "alice@example.org")
+    make_alias(domain, "gone", "alice@example.org", active=False)
+    make_alias(domain, "", "alice@example.org")
+    saved(SendAsIdentity(mailbox=alice, address="alice@home.example"))
+    saved(DomainAlias(name="alias.example", target=domain))
+    for name, view, column in (
+        ("virtual_mailbox_maps", MAILBOXES, "address"),
+        ("smtpd_sender_login_maps", SENDERS, "address"),
+        ("unauthenticated_sender_access", SENDERS, "address"),
+        ("recipient_access", ACCESS, "address"),
+    ):
+        query = POSTFIX_QUERIES[name]
+        assert "'%u@%d'" in query
+        keys = {row[0] for row in view_rows(view, column)}
+        assert keys, view
+        for key in keys:
+            sent = expand_postfix_query(query, key)
+            assert sent == query.replace("%u@%d", key), (view, key)
+    # Partial keys never reach the database...
+    for key in ("@example.org", "example.org", "alice@", "alice"):
+        assert expand_postfix_query(POSTFIX_QUERIES["recipient_access"], key) is None
+    # ...which is why the alias map, with its "@domain" catch-alls, keeps '%s'.
+    assert "'%s'" in POSTFIX_QUERIES["virtual_alias_maps"]
+    assert alias_of("@example.org") == ["alice@example.org"]

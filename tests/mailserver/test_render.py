@@ -102,6 +102,77 @@ def test_master_cf_has_smtp_submission_and_submissions(config):
     assert "smtpd_tls_wrappermode=yes" in master.split("\n465 ")[1].split("pickup")[0]
 
 
+def master_services(master: str) -> dict[str, tuple[str, list[str]]]:
+    """master.cf as {service: (command, [-o options])}."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    name = ""
+    for line in master.splitlines():
+        if line[:1].isalnum():
+            fields = line.split()
+            name = fields[0]
+            found[name] = (fields[7], [])
+        elif line.startswith("  -o ") and name:
+            found[name][1].append(line.removeprefix("  -o "))
+    return found
+
+
+def test_smtpd_resolves_without_the_relay_routes_qmgr_uses(config):
+    local = dataclasses.replace(config, local_smtp_listen="127.0.0.1:10025")
+    found = master_services(render_postfix(local)["master.cf"])
+    smtpds = [name for name, (command, _) in found.items() if command == "smtpd"]
+    assert {"25", "587", "465", "127.0.0.1:10025"} <= set(smtpds)
+    for name in smtpds:
+        assert "rewrite_service_name=smtpd-rewrite" in found[name][1], name
+    assert found["smtpd-rewrite"] == (
+        "trivial-rewrite",
+        [
+            "syslog_name=postfix/$service_name",
+            "sender_dependent_default_transport_maps=",
+        ],
+    )
+    # qmgr routes through "rewrite", which keeps the relay routes of main.cf.
+    assert found["rewrite"] == ("trivial-rewrite", [])
+    routes = main_cf(local)["sender_dependent_default_transport_maps"]
+    assert routes.startswith("proxy:pgsql:")
+
+
+def test_aliases_do_not_make_their_domains_alias_domains(config):
+    # Every hosted domain is a virtual mailbox domain; the default
+    # ($virtual_alias_maps) would query the alias map with bare domains.
+    assert main_cf(config)["virtual_alias_domains"] == ""
+
+
+def test_an_extra_parameter_replaces_the_rendered_one(config):
+    extra = {"virtual_alias_domains": "$virtual_alias_maps", "delay_warning_time": "1h"}
+    text = render_postfix(dataclasses.replace(config, postfix_extra=extra))["main.cf"]
+    assert text.count("\nvirtual_alias_domains = ") == 1
+    assert "\nvirtual_alias_domains = $virtual_alias_maps\n" in text
+    assert text.endswith("delay_warning_time = 1h\n")
+
+
+def lookup_hosts(config, **db) -> str:
+    postfix_db = dataclasses.replace(config.postfix_db, **db)
+    files = render_postfix(dataclasses.replace(config, postfix_db=postfix_db))
+    lines = files["pgsql-virtual-alias-maps.cf"].splitlines()
+    assert "dbname = mailpanel" in lines  # Postfix 3.7 wants it even with a URI
+    return next(line for line in lines if line.startswith("hosts = "))[8:]
+
+
+def test_postfix_reaches_a_socket_directory_or_ipv6_address_with_its_port(config):
+    db = {"name": "mailpanel", "user": "mail", "password": "p w,d"}
+    assert lookup_hosts(config, host="db.example", port="5432", **db) == (
+        "inet:db.example:5432"
+    )
+    # unix:DIR would ignore the port, unix:DIR/.s.PGSQL.N is not a directory,
+    # and libpq cannot resolve inet:[ADDR]:PORT's brackets: only a URI works.
+    assert lookup_hosts(config, host="/run/postgresql", port="5433", **db) == (
+        "postgresql://mail:p%20w%2Cd@/mailpanel?host=/run/postgresql&port=5433"
+    )
+    assert lookup_hosts(config, host="::1", port="5432", **db) == (
+        "postgresql://mail:p%20w%2Cd@[::1]:5432/mailpanel"
+    )
+
+
 def test_dovecot_requires_tls_unless_the_loopback_test_setting(config):
     main = render_dovecot(config)["mailpanel.conf"]
     assert "ssl = required\n" in main
