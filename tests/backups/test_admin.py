@@ -1,8 +1,14 @@
+import re
+import threading
+
 import pytest
+from django.db import connection
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from backups import tasks
+from backups import services, tasks
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
+from tests.backups.conftest import message
 
 
 @pytest.fixture
@@ -57,3 +63,53 @@ def test_it_shows_the_drills_and_the_policy(admin_client):
     assert "checksum differs" in drills.text
     assert change.status_code == 200
     assert "keep_daily" in change.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_the_progress_of_a_backup_while_it_runs(backup_env, admin_client):
+    """A real run in a worker thread; the admin page, read meanwhile on its
+    own connection, shows restic's progress as the worker recorded it."""
+    for n in range(20):
+        backup_env.vmail.deliver("alice@example.org", message(f"m{n}", 20000))
+    changelist = reverse("admin:backups_backuprun_changelist")
+    reported = []
+    seen = threading.Event()
+    page_read = threading.Event()
+
+    def progress(run, report):
+        reported.append((run.pk, run.state, report))
+        if not seen.is_set():
+            seen.set()
+            # restic waits on its output meanwhile: the run is still going.
+            page_read.wait(30)
+
+    finished = []
+
+    def worker():
+        try:
+            finished.append(services.backup_run(on_progress=progress))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert seen.wait(60), "restic reported no progress"
+        during = admin_client.get(changelist).text
+    finally:
+        page_read.set()
+        thread.join(60)
+
+    pk, state, report = reported[0]
+    assert state == State.RUNNING
+    row = re.search(rf'<a href="[^"]*/{pk}/change/[^>]*>{pk}</a>.*?</tr>', during, re.S)
+    assert row, during
+    assert "running" in row[0]
+    assert (
+        f"{report.percent:.0%}: {report.files_done}/{report.total_files} files, "
+        f"{filesizeformat(report.bytes_done)} of {filesizeformat(report.total_bytes)}"
+    ).replace("\xa0", "&nbsp;") in row[0].replace("\xa0", "&nbsp;")
+    assert finished, "the run did not finish"
+    assert finished[0].state == State.SUCCEEDED, finished[0].error
+    after = admin_client.get(changelist).text
+    assert "files, " not in after  # progress is shown for running rows only
