@@ -246,7 +246,10 @@ def imap_messages(port: int, user: str, password: str) -> list[email.message.Mes
         messages = []
         for number in data[0].split():
             _, parts = client.fetch(number, "(BODY.PEEK[])")
-            messages.append(email.message_from_bytes(parts[0][1]))
+            # Only the (envelope, body) tuple: another session changing flags
+            # meanwhile adds untagged "* N FETCH (FLAGS ...)" lines as bytes.
+            [body] = [part[1] for part in parts if isinstance(part, tuple)]
+            messages.append(email.message_from_bytes(body))
         return messages
     finally:
         client.logout()
