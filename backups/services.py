@@ -171,20 +171,28 @@ class RestoreResult:
     config_files: int
 
 
-def snapshot_resolve(reference: str, tool: Restic | None = None) -> Snapshot:
+def snapshot_resolve(
+    reference: str, tool: Restic | None = None, *, snapshot_only: bool = False
+) -> Snapshot:
     """A backup by run id, by restic snapshot id (or prefix) or "latest".
 
     Snapshot ids work without the database: after a disaster the table of
-    runs is empty until the database itself is restored.
+    runs is empty until the database itself is restored. A reference of
+    digits only is a run id if such a run exists; otherwise, or with
+    ``snapshot_only``, it is a snapshot id: restic's ids are hex, and about
+    one short id in 43 has no letter at all.
     """
     tool = tool or conf.restic()
     snapshots = tool.snapshots(tags=[conf.TAG])
     wanted = reference.strip().lower()
-    if wanted.isdigit():
+    if wanted.isdigit() and not snapshot_only:
         run = BackupRun.objects.filter(pk=int(wanted)).first()
-        if run is None or not run.snapshot_id:
+        if run is not None and not run.snapshot_id:
             raise BackupError(f"backup run {reference} has no snapshot to restore")
-        wanted = run.snapshot_id
+        if run is not None:
+            wanted = run.snapshot_id
+        elif not any(snap.id.startswith(wanted) for snap in snapshots):
+            raise BackupError(f"backup run {reference} has no snapshot to restore")
     if wanted == "latest":
         if not snapshots:
             raise BackupError("the repository has no mailpanel backup yet")
@@ -395,7 +403,7 @@ def restore_drill(*, run: BackupRun | None = None) -> RestoreDrill:
             raise BackupError("there is no successful backup to drill")
         tool = conf.restic()
         tool.unlock()
-        found = snapshot_resolve(run.snapshot_id, tool)
+        found = snapshot_resolve(run.snapshot_id, tool, snapshot_only=True)
         scratch = Path(
             tempfile.mkdtemp(prefix="mailpanel-drill-", dir=conf.scratch_dir())
         )
