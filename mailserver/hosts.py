@@ -24,7 +24,6 @@ from mailserver.services import MailServerError, mailserver_apply
 logger = logging.getLogger(__name__)
 
 RELOAD_TASK = "mailserver.tasks.mailhost_reload_task"
-RELAY_CREDENTIALS_TASK = "relays.tasks.relay_credentials_write_task"
 
 
 def effective_config() -> MailServerConfig:
@@ -50,8 +49,10 @@ def mailhost_register(*, name: str) -> MailHost:
         mailhost_reload_enqueue(host=host)
         if apps.is_installed("relays"):
             # Its own copy of the relay passwords (docs/relay-hosts.md).
+            from relays.services import CREDENTIALS_TASK
+
             with transaction.atomic():
-                outbox_enqueue(task=RELAY_CREDENTIALS_TASK, args=[], queue=host.queue)
+                outbox_enqueue(task=CREDENTIALS_TASK, args=[], queue=host.queue)
     return host
 
 
