@@ -236,7 +236,8 @@ _QUERY = re.compile(
     r"(?P<limit> LIMIT 1)?"
 )
 _VIEW = re.compile(r"\bFROM (\w+)")
-_SQL_MAP = re.compile(r"(proxy:pgsql:\$\{config_directory\}/pgsql-([\w-]+)\.cf)")
+# proxy:pgsql: maps, and the pgsql: maps trivial-rewrite opens itself.
+_SQL_MAP = re.compile(r"((?:proxy:)?pgsql:\$\{config_directory\}/pgsql-([\w-]+)\.cf)")
 
 
 def lookup_query(path: Path) -> str:
@@ -439,10 +440,14 @@ class MailServer:
         from mailserver.services import validate_postfix
 
         main_cf = (self.postfix_dir / "main.cf").read_text()
-        references = sorted(set(_SQL_MAP.findall(main_cf)))
+        # name -> its references: virtual-mailbox-domains is both a proxymap
+        # table and, for trivial-rewrite, a direct one.
+        references: dict[str, set[str]] = {}
+        for reference, name in _SQL_MAP.findall(main_cf):
+            references.setdefault(name, set()).add(reference)
         static_cf = main_cf
         with psycopg.connect(lookups.conninfo(self.url), autocommit=True) as conn:
-            for reference, name in references:
+            for name in sorted(references):
                 query = lookup_query(self.postfix_dir / f"pgsql-{name}.cf")
                 path = self.postfix_dir / f"static-{name}"
                 rows = 0
@@ -454,19 +459,18 @@ class MailServer:
                     ["postmap", "-c", str(self.postfix_dir), f"hash:{path}"],
                     f"postmap {path.name}",
                 )
-                static_cf = static_cf.replace(
-                    reference, f"hash:${{config_directory}}/static-{name}"
-                )
-                if name in self.args.static_map:
-                    main_cf = main_cf.replace(
-                        reference, f"hash:${{config_directory}}/static-{name}"
-                    )
+                static = f"hash:${{config_directory}}/static-{name}"
+                # Longest first: "pgsql:X" is the tail of "proxy:pgsql:X".
+                for reference in sorted(references[name], key=len, reverse=True):
+                    static_cf = static_cf.replace(reference, static)
+                    if name in self.args.static_map:
+                        main_cf = main_cf.replace(reference, static)
                 log(f"  static-{name:<24} {rows:>8} keys   {query}")
-        unknown = set(self.args.static_map) - {name for _, name in references}
+        unknown = set(self.args.static_map) - set(references)
         if unknown:
             raise BenchError(f"--static-map: no such map {', '.join(unknown)}")
-        if "proxy:pgsql:" in static_cf:
-            raise BenchError("a proxy:pgsql: map was left in the static main.cf")
+        if "pgsql:" in static_cf:
+            raise BenchError("a pgsql: map was left in the static main.cf")
         self.main_cf = {SQL: main_cf, STATIC: static_cf}
         # Validate the static variant the way `mailserver apply` does.
         self.write_main_cf(STATIC)
@@ -510,6 +514,15 @@ class MailServer:
         )
         if count != 1:
             raise BenchError("cannot find the proxymap service in master.cf")
+        # trivial-rewrite asks for the hosted domains itself.
+        verbose, count = re.subn(
+            r"^((?:rewrite|smtpd-rewrite)\s+unix\s.*\strivial-rewrite)\s*$",
+            r"\1 -v",
+            verbose,
+            flags=re.M,
+        )
+        if count != 2:
+            raise BenchError("cannot find the trivial-rewrite services in master.cf")
         try:
             master_cf.write_text(verbose)
             run(["postfix", "-c", str(self.postfix_dir), "reload"], "postfix reload")
@@ -532,7 +545,7 @@ class MailServer:
         with open(self.workdir / "postfix.log", "rb") as handle:
             handle.seek(start)
             text = handle.read().decode(errors="replace")
-        return parse_proxymap_log(text)
+        return parse_lookup_log(text)
 
     # processes
 
@@ -695,38 +708,54 @@ class MailServer:
 class Lookup:
     table: str  # lookup file name without pgsql- and .cf
     key: str
+    via: str = "proxymap"  # or the trivial-rewrite service that asked itself
     queried: bool = False  # False: Postfix suppressed the SQL query (%d, %u)
     rows: int = 0
 
 
-_PROXYMAP_LINE = re.compile(r"postfix/proxymap\[(\d+)\]: (.*)$")
+_VERBOSE_LINE = re.compile(
+    r"postfix/(?:(?P<service>[\w-]+)/)?(?P<program>proxymap|trivial-rewrite)"
+    r"\[(?P<pid>\d+)\]: (?P<message>.*)$"
+)
+# trivial-rewrite -v, before it queries one of its own (pgsql:) tables.
+_DIRECT_LOOKUP = re.compile(r"match_string: \w+: (\S+) ~\? pgsql:(\S+?)\(")
 
 
-def parse_proxymap_log(text: str) -> list[Lookup]:
-    """The lookup requests in ``proxymap -v`` output, with their SQL fate."""
+def _table_name(path: str) -> str:
+    return path.rpartition("/")[2].removeprefix("pgsql-").removesuffix(".cf")
+
+
+def parse_lookup_log(text: str) -> list[Lookup]:
+    """The lookups in ``proxymap -v`` and ``trivial-rewrite -v`` output, with
+    their SQL fate."""
     found: list[Lookup] = []
     request: dict[int, dict[str, str]] = {}
     attribute: dict[int, str] = {}
     current: dict[int, Lookup] = {}
     for line in text.splitlines():
-        match = _PROXYMAP_LINE.search(line)
+        match = _VERBOSE_LINE.search(line)
         if match is None:
             continue
-        pid, message = int(match[1]), match[2]
-        if message.startswith("input attribute name: "):
+        pid, message = int(match["pid"]), match["message"]
+        direct = _DIRECT_LOOKUP.match(message)
+        if match["program"] == "trivial-rewrite":
+            if direct:
+                service = match["service"] or "rewrite"
+                current[pid] = Lookup(_table_name(direct[2]), direct[1], via=service)
+                found.append(current[pid])
+        elif message.startswith("input attribute name: "):
             name = message.removeprefix("input attribute name: ")
             attribute[pid] = name
             if name == "(end)":
                 fields = request.pop(pid, {})
                 if fields.get("request") == "lookup":
-                    table = fields.get("table", "").rpartition("/")[2]
-                    table = table.removeprefix("pgsql-").removesuffix(".cf")
+                    table = _table_name(fields.get("table", ""))
                     current[pid] = Lookup(table, fields.get("key", ""))
                     found.append(current[pid])
         elif message.startswith("input attribute value: "):
             value = message.removeprefix("input attribute value: ")
             request.setdefault(pid, {})[attribute.get(pid, "")] = value
-        elif message.startswith("dict_pgsql: successful query") and pid in current:
+        if message.startswith("dict_pgsql: successful query") and pid in current:
             current[pid].queried = True
         elif message.startswith("dict_pgsql_lookup: retrieved") and pid in current:
             current[pid].rows = int(message.split()[2])
@@ -1305,19 +1334,28 @@ def report_delivery(rounds: Sequence[Round], args: argparse.Namespace) -> bool:
 
 def report_trace(first: Sequence[Lookup], rest: Sequence[Lookup]) -> None:
     log("")
-    log("Postfix lookups for one message through the SQL maps (proxymap -v):")
-    header = f"{'#':>3}  {'table':<24} {'key':<44} {'SQL sent':>8} {'rows':>4}"
+    log(
+        "Postfix lookups for one message through the SQL maps "
+        "(proxymap -v, trivial-rewrite -v):"
+    )
+    header = (
+        f"{'#':>3}  {'table':<24} {'asked by':<13} {'key':<40} "
+        f"{'SQL sent':>8} {'rows':>4}"
+    )
     log(header)
     log("-" * len(header))
     for n, item in enumerate(first, 1):
         sent, rows = ("yes", str(item.rows)) if item.queried else ("no", "")
-        log(f"{n:>3}  {item.table:<24} {item.key[:44]:<44} {sent:>8} {rows:>4}")
+        log(
+            f"{n:>3}  {item.table:<24} {item.via:<13} {item.key[:40]:<40} "
+            f"{sent:>8} {rows:>4}"
+        )
     queries = sum(item.queried for item in first)
     log(f"  {len(first)} lookups, {queries} SQL queries for one message")
     if rest:
         per = TRACE_MESSAGES
         queries = sum(item.queried for item in rest)
-        by_table = Counter(item.table for item in rest if item.queried)
+        by_table = Counter(f"{i.table} ({i.via})" for i in rest if i.queried)
         log(
             f"  next {per} messages (smtpd's resolve cache warm): "
             f"{len(rest) / per:.2f} lookups, {queries / per:.2f} SQL queries "

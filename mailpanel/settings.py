@@ -269,10 +269,14 @@ MAILPANEL_POSTFIX_TRANSPORTS = env.dict("MAILPANEL_POSTFIX_TRANSPORTS", default=
 # Empty: syslog. A path: Postfix's own postlogd writes there (no syslog needed).
 MAILPANEL_POSTFIX_LOG_FILE = env("MAILPANEL_POSTFIX_LOG_FILE", default="")
 # Database connections of the mail server: at most proxymap processes x 8
-# lookup files for Postfix (4 per process for inbound mail), plus Dovecot's
-# SQL pool (at most 12 with the defaults; docs/mailserver.md).
+# lookup files plus 2 x trivial-rewrite processes for Postfix (10 with the
+# defaults, 6 for inbound mail), plus Dovecot's SQL pool (at most 14 in all
+# with the defaults; docs/mailserver.md).
 MAILPANEL_POSTFIX_PROXYMAP_PROCESSES = env.int(
     "MAILPANEL_POSTFIX_PROXYMAP_PROCESSES", default=1
+)
+MAILPANEL_POSTFIX_REWRITE_PROCESSES = env.int(
+    "MAILPANEL_POSTFIX_REWRITE_PROCESSES", default=1
 )
 MAILPANEL_DOVECOT_DB_CONNECTIONS = env.int(
     "MAILPANEL_DOVECOT_DB_CONNECTIONS", default=4

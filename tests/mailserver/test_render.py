@@ -128,12 +128,35 @@ def test_smtpd_resolves_without_the_relay_routes_qmgr_uses(config):
         [
             "syslog_name=postfix/$service_name",
             "sender_dependent_default_transport_maps=",
+            "virtual_mailbox_domains=$mailpanel_resolve_domains",
         ],
     )
     # qmgr routes through "rewrite", which keeps the relay routes of main.cf.
-    assert found["rewrite"] == ("trivial-rewrite", [])
+    assert found["rewrite"] == (
+        "trivial-rewrite",
+        ["virtual_mailbox_domains=$mailpanel_resolve_domains"],
+    )
     routes = main_cf(local)["sender_dependent_default_transport_maps"]
     assert routes.startswith("proxy:pgsql:")
+
+
+def test_trivial_rewrite_asks_for_hosted_domains_itself_from_few_processes(config):
+    # trivial-rewrite is the only program that asks virtual_mailbox_domains;
+    # it skips the proxymap hop, and its process limit bounds its connections.
+    config = dataclasses.replace(config, rewrite_processes=3)
+    main = main_cf(config)
+    assert main["mailpanel_resolve_domains"] == (
+        "pgsql:${config_directory}/pgsql-virtual-mailbox-domains.cf"
+    )
+    assert main["virtual_mailbox_domains"] == (
+        "proxy:" + main["mailpanel_resolve_domains"]
+    )
+    limits = {
+        line.split()[0]: line.split()[6]
+        for line in render_postfix(config)["master.cf"].splitlines()
+        if line[:1].isalnum() and line.split()[7:8] == ["trivial-rewrite"]
+    }
+    assert limits == {"rewrite": "3", "smtpd-rewrite": "3"}
 
 
 def test_aliases_do_not_make_their_domains_alias_domains(config):
