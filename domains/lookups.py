@@ -169,9 +169,20 @@ DISABLED_ACTION = "REJECT 5.2.1 This mailbox is disabled"
 
 
 def sync_domains(domain_ids: Iterable[int | None]) -> None:
-    """Rebuild the lookup rows of each domain in ``domain_ids``."""
-    for domain_id in sorted({pk for pk in domain_ids if pk is not None}):
+    """Rebuild the lookup rows of each domain in ``domain_ids``.
+
+    Then tells the hooks module (``lookups_rebuilt``): who receives mail at
+    which address may have changed, and files on the mail hosts depend on it
+    (the addresses of an out-of-office reply).
+    """
+    from domains.models import mailbox_hooks
+
+    ids = sorted({pk for pk in domain_ids if pk is not None})
+    for domain_id in ids:
         sync_domain(domain_id)
+    hooks = mailbox_hooks()
+    if ids and hooks:
+        hooks.lookups_rebuilt(domain_ids=ids)
 
 
 @transaction.atomic

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from mailserver import maildirs
 from mailserver.hosts import mailhost_queues
-from mailserver.models import MaildirJob
+from mailserver.models import MaildirJob, OutboxMessage
 from mailserver.outbox import outbox_enqueue
 
 if TYPE_CHECKING:
@@ -151,6 +151,49 @@ def vacation_changed(*, mailbox) -> None:
         outbox_enqueue(task=VACATION_TASK, args=[mailbox.pk, host_id], queue=queue)
 
 
+def lookups_rebuilt(*, domain_ids: list[int]) -> None:
+    """Addresses changed: re-sync every out-of-office reply that is on.
+
+    A reply's script lists the addresses its owner receives mail at (Sieve's
+    ``:addresses``), so an alias, alias domain or identity added or removed
+    in the admin must reach it, not wait for the owner's next save. Which
+    mailboxes gained or lost an address is not known here (an alias may point
+    into another domain, and a deleted one is gone), while only the owners
+    who are away have a reply on; so each of those is synced, on every mail
+    host, unless its sync is already waiting in the outbox. Called by
+    ``domains.lookups.sync_domains()`` inside the caller's transaction.
+    """
+    from accounts.models import Vacation
+
+    mailbox_ids = list(
+        Vacation.objects.filter(enabled=True).values_list("mailbox_id", flat=True)
+    )
+    if mailbox_ids:
+        _vacation_syncs_queue(mailbox_ids, mailhost_queues())
+
+
+def _vacation_syncs_queue(
+    mailbox_ids: list[int], hosts: list[tuple[int | None, str]]
+) -> None:
+    """Queue a vacation sync per mailbox and host, unless one still waits.
+
+    A sync still in the outbox reads the reply and the addresses as they are
+    when it runs, so a second one would only repeat it.
+    """
+    waiting = {
+        tuple(args)
+        for args in OutboxMessage.objects.filter(
+            task=VACATION_TASK, sent_at=None
+        ).values_list("args", flat=True)
+    }
+    for host_id, queue in hosts:
+        for mailbox_id in mailbox_ids:
+            if (mailbox_id, host_id) not in waiting:
+                outbox_enqueue(
+                    task=VACATION_TASK, args=[mailbox_id, host_id], queue=queue
+                )
+
+
 def recipient_access_rows(domain) -> dict[str, str]:
     """Local parts of ``domain`` to defer (→ action) while a move is unfinished."""
     rows: dict[str, str] = {}
@@ -245,9 +288,7 @@ def _vacation_resync(job: MaildirJob) -> None:
         return
     queue = job.host.queue if job.host_id else ""
     with transaction.atomic():
-        outbox_enqueue(
-            task=VACATION_TASK, args=[job.mailbox_id, job.host_id], queue=queue
-        )
+        _vacation_syncs_queue([job.mailbox_id], [(job.host_id, queue)])
 
 
 def _move_finished(job: MaildirJob) -> None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuditEvent, Vacation
+from domains.models import Alias
 from mailserver.lifecycle import VACATION_TASK
 from mailserver.models import MailHost, OutboxMessage
 from tests.accounts.conftest import post_form
@@ -194,3 +195,53 @@ def test_with_the_hooks_switched_off_it_saves_and_queues_nothing(
 
     assert Vacation.objects.get().enabled
     assert queued() == []
+
+
+def unsent() -> list[tuple[str, tuple]]:
+    return sorted(
+        (m.queue, tuple(m.args))
+        for m in OutboxMessage.objects.filter(task=VACATION_TASK, sent_at=None)
+    )
+
+
+def test_a_new_alias_queues_a_sync_of_each_reply_that_is_on_once(
+    owner, mailbox, other_mailbox, vmail_root
+):
+    # The script's :addresses must learn the alias; the owner saved nothing.
+    mx1 = MailHost.objects.create(name="mx1")
+    post_form(owner, URL, form())
+    OutboxMessage.objects.update(sent_at=timezone.now())
+
+    Alias.objects.create(
+        domain=mailbox.domain, local_part="sales", destinations=mailbox.address
+    )
+    assert unsent() == [("mx1", (mailbox.pk, mx1.pk))]
+
+    # A second change before the worker ran finds that sync still waiting.
+    Alias.objects.create(
+        domain=mailbox.domain, local_part="info", destinations=mailbox.address
+    )
+    assert unsent() == [("mx1", (mailbox.pk, mx1.pk))]
+
+
+def test_a_deleted_alias_queues_the_sync_too(owner, mailbox, vmail_root):
+    alias = Alias.objects.create(
+        domain=mailbox.domain, local_part="sales", destinations=mailbox.address
+    )
+    post_form(owner, URL, form())
+    OutboxMessage.objects.update(sent_at=timezone.now())
+
+    alias.delete()
+
+    assert unsent() == [("", (mailbox.pk, None))]
+
+
+def test_with_no_reply_on_address_changes_queue_nothing(owner, mailbox, vmail_root):
+    post_form(owner, URL, form(enabled=None))
+    OutboxMessage.objects.update(sent_at=timezone.now())
+
+    Alias.objects.create(
+        domain=mailbox.domain, local_part="sales", destinations=mailbox.address
+    )
+
+    assert unsent() == []
