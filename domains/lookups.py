@@ -182,7 +182,7 @@ def sync_domains(domain_ids: Iterable[int | None]) -> None:
         sync_domain(domain_id)
     hooks = mailbox_hooks()
     if ids and hooks:
-        hooks.lookups_rebuilt(domain_ids=ids)
+        hooks.lookups_rebuilt()
 
 
 @transaction.atomic

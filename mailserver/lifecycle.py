@@ -151,7 +151,7 @@ def vacation_changed(*, mailbox) -> None:
         outbox_enqueue(task=VACATION_TASK, args=[mailbox.pk, host_id], queue=queue)
 
 
-def lookups_rebuilt(*, domain_ids: list[int]) -> None:
+def lookups_rebuilt() -> None:
     """Addresses changed: re-sync every out-of-office reply that is on.
 
     A reply's script lists the addresses its owner receives mail at (Sieve's

@@ -238,14 +238,14 @@ def lookup_file(name: str, engine: str) -> str:
     return f"{engine}-{name}.cf"
 
 
-def lookup_map(name: str, engine: str) -> str:
-    """The main.cf table reference; proxymap shares one connection per table."""
-    return f"proxy:{engine}:${{config_directory}}/{lookup_file(name, engine)}"
-
-
 def direct_lookup_map(name: str, engine: str) -> str:
     """The table reference for a process that opens its own connection."""
     return f"{engine}:${{config_directory}}/{lookup_file(name, engine)}"
+
+
+def lookup_map(name: str, engine: str) -> str:
+    """The main.cf table reference; proxymap shares one connection per table."""
+    return f"proxy:{direct_lookup_map(name, engine)}"
 
 
 # --- Postfix -----------------------------------------------------------------
