@@ -91,10 +91,14 @@ class PostfixSenderLogin(LookupRow):
 
 
 class PostfixRecipientAccess(LookupRow):
-    """check_recipient_access: addresses refused outright (disabled ones).
+    """check_recipient_access: what smtpd answers for an address.
 
-    Without these rows a disabled mailbox would fall through to the domain's
-    catch-all instead of being refused.
+    REJECT for disabled mailboxes and aliases (without these rows they would
+    fall through to the domain's catch-all), actions other apps ask for (a
+    4xx while a maildir moves), and OK for every other address of the alias
+    map, catch-alls aside: smtpd then accepts it on this one query instead of
+    asking the alias map as well (reject_unlisted_recipient), which saves a
+    lookup per delivered message.
     """
 
     address = models.CharField(max_length=254)
@@ -166,6 +170,7 @@ LOOKUP_MODELS: tuple[type[LookupRow], ...] = (
 )
 
 DISABLED_ACTION = "REJECT 5.2.1 This mailbox is disabled"
+ACCEPT_ACTION = "OK"
 
 
 def sync_domains(domain_ids: Iterable[int | None]) -> None:
@@ -317,6 +322,10 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
         if not alias.is_catchall:
             # Whoever receives an alias may send as it (docs/sql-interface.md).
             sender_logins(alias.local_part, alias.destination_list)
+    refused = {row.address for row in rows[PostfixRecipientAccess]}
+    for row in rows[PostfixAlias]:
+        if not row.address.startswith("@") and row.address not in refused:
+            add(PostfixRecipientAccess, address=row.address, action=ACCEPT_ACTION)
     _add_hook_access_rows(domain, names, rows)
     return rows
 

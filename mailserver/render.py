@@ -539,7 +539,19 @@ def _postfix_master_cf(config: MailServerConfig) -> str:
         _comment(GENERATED),
         "# service                type       private unpriv  chroot  wakeup  "
         "maxproc command\n",
-        service(config.smtp_listen, "inet", "n", "-", "smtpd", smtpd_rewrite),
+        service(
+            config.smtp_listen,
+            "inet",
+            "n",
+            "-",
+            "smtpd",
+            smtpd_rewrite,
+            # Its recipient restrictions end in an explicit
+            # reject_unlisted_recipient, which an OK from
+            # mailpanel_recipient_access (every deliverable address) skips;
+            # the implicit one would ask the alias map again all the same.
+            "smtpd_reject_unlisted_recipient=no",
+        ),
         service(
             config.submission_listen,
             "inet",

@@ -67,6 +67,30 @@ def test_an_inactive_mailbox_is_refused_not_caught(domain, make_mailbox, make_al
     assert view_rows(PASSDB, "username") == set()
 
 
+def test_every_deliverable_address_is_accepted_by_the_access_view(
+    domain, make_mailbox, make_alias
+):
+    # smtpd takes OK for it on this one query, without asking the alias map.
+    make_mailbox(domain, "alice")
+    make_mailbox(domain, "old", active=False)
+    make_alias(domain, "sales", "alice@example.org")
+    make_alias(domain, "", "alice@example.org")
+    saved(DomainAlias(name="alias.example", target=domain))
+    assert view_rows(ACCESS, "address", "action") == {
+        ("alice@example.org", "OK"),
+        ("alice@alias.example", "OK"),
+        ("sales@example.org", "OK"),
+        ("sales@alias.example", "OK"),
+        ("old@example.org", lookups.DISABLED_ACTION),
+        ("old@alias.example", lookups.DISABLED_ACTION),
+    }
+    # Catch-alls keep no row: an unknown address still meets
+    # reject_unlisted_recipient, which finds the catch-all.
+    assert {address for (address,) in view_rows(ALIASES, "address")} - {
+        address for (address,) in view_rows(ACCESS, "address")
+    } == {"@example.org", "@alias.example"}
+
+
 def test_it_serves_an_alias_with_two_destinations(domain, make_mailbox, make_alias):
     make_mailbox(domain, "alice")
     make_alias(domain, "sales", "alice@example.org\nBob@Example.NET")

@@ -140,6 +140,20 @@ def test_smtpd_resolves_without_the_relay_routes_qmgr_uses(config):
     assert routes.startswith("proxy:pgsql:")
 
 
+def test_port_25_checks_unlisted_recipients_only_where_access_says_nothing(config):
+    # OK from mailpanel_recipient_access (every deliverable address) ends the
+    # recipient restrictions; everything else meets the explicit check.
+    found = master_services(render_postfix(config)["master.cf"])
+    assert "smtpd_reject_unlisted_recipient=no" in found["25"][1]
+    for name in ("587", "465"):
+        assert not any("reject_unlisted" in o for o in found[name][1]), name
+    recipient = main_cf(config)["smtpd_recipient_restrictions"].split(", ")
+    assert recipient[-2:] == [
+        "check_recipient_access $mailpanel_recipient_access",
+        "reject_unlisted_recipient",
+    ]
+
+
 def test_trivial_rewrite_asks_for_hosted_domains_itself_from_few_processes(config):
     # trivial-rewrite is the only program that asks virtual_mailbox_domains;
     # it skips the proxymap hop, and its process limit bounds its connections.
