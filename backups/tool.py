@@ -498,10 +498,8 @@ class Restic:
         path = self.local_path()
         if path is None:
             return self.stats().total_size
-        total = 0
-        for top, _dirs, names in os.walk(path):
-            for name in names:
-                # Lock files come and go while other hosts' runs start and end.
-                with contextlib.suppress(FileNotFoundError):
-                    total += (Path(top) / name).stat().st_size
-        return total
+        return sum(
+            (Path(top) / name).stat().st_size
+            for top, _dirs, names in os.walk(path)
+            for name in names
+        )
