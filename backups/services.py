@@ -68,6 +68,8 @@ def backup_run(
 
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
+        # Locks left by a restic that was killed; live ones stay.
+        tool.unlock()
         staging = conf.staging_dir()
         staging_tree.clear(staging)
         try:
@@ -86,21 +88,19 @@ def backup_run(
                     run.refresh_from_db()
                     on_progress(run, report)
 
-            summary = tool.clearing_stale_locks(
-                lambda: tool.backup(
-                    [staging, *conf.config_paths()],
-                    tags=[conf.TAG],
-                    host=conf.host(),
-                    excludes=[str(runs.lock_path())],
-                    on_progress=progress,
-                    on_start=lambda pid: runs.update_progress(run, tool_pid=pid),
-                )
+            summary = tool.backup(
+                [staging, *conf.config_paths()],
+                tags=[conf.TAG],
+                host=conf.host(),
+                excludes=[str(runs.lock_path())],
+                on_progress=progress,
+                on_start=lambda pid: runs.update_progress(run, tool_pid=pid),
             )
         finally:
             staging_tree.clear(staging)
         try:
-            repository_size: int | None = tool.size()
-        except (ToolError, OSError):
+            repository_size: int | None = tool.stats().total_size
+        except ToolError:
             repository_size = None
         return {
             "state": State.PARTIAL if summary.incomplete else State.SUCCEEDED,
@@ -128,16 +128,15 @@ def backup_prune(*, run: BackupRun | None = None) -> BackupRun:
 
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
-        removed = tool.clearing_stale_locks(
-            lambda: tool.forget(
-                keep_daily=policy.keep_daily,
-                keep_weekly=policy.keep_weekly,
-                keep_monthly=policy.keep_monthly,
-                tags=[conf.TAG],
-            )
+        tool.unlock()
+        removed = tool.forget(
+            keep_daily=policy.keep_daily,
+            keep_weekly=policy.keep_weekly,
+            keep_monthly=policy.keep_monthly,
+            tags=[conf.TAG],
         )
         return {
-            "repository_size": tool.size(),
+            "repository_size": tool.stats().total_size,
             "details": {"removed": removed},
         }
 
@@ -151,9 +150,9 @@ def backup_check(*, run: BackupRun | None = None) -> BackupRun:
 
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
+        tool.unlock()
         percent = policy.check_read_percent
-        subset = f"{min(percent, 100)}%" if percent else ""
-        tool.clearing_stale_locks(lambda: tool.check(read_data_subset=subset))
+        tool.check(read_data_subset=f"{min(percent, 100)}%" if percent else "")
         return {"details": {"read_percent": percent}}
 
     return runs.execute(run, work)

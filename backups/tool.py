@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 MAX_MESSAGE = 500
 _OURS = frozenset(
@@ -36,11 +35,6 @@ _OURS = frozenset(
         "RESTIC_PASSWORD_COMMAND",
     )
 )
-
-
-T = TypeVar("T")
-# "sftp:", "s3:", "rest:", "b2:", "rclone:"...: restic's remote backends.
-_BACKEND = re.compile(r"^[a-z0-9]+:")
 
 
 class ToolError(Exception):
@@ -468,38 +462,3 @@ class Restic:
         """Remove stale locks only: those of dead processes on this host or
         ones not refreshed for 30 minutes. A live run's lock stays."""
         self._run(["unlock"])
-
-    def clearing_stale_locks(self, action: Callable[[], T]) -> T:
-        """``action()``, once more after ``unlock`` if the repository was locked.
-
-        A killed run leaves a stale lock; a live one (a check or prune of
-        another machine) stays, and the second attempt fails like the first.
-        Unlocking only on demand spares every other run a restic call, and
-        each call opens the repository: a key derivation of about 0.5 s.
-        """
-        try:
-            return action()
-        except RepositoryLocked:
-            self.unlock()
-            return action()
-
-    def local_path(self) -> Path | None:
-        """The repository's directory if restic's local backend serves it
-        (a path, or ``local:PATH``); None for sftp:, s3:, rest: and the like."""
-        location = self.repository.removeprefix("local:")
-        if location == self.repository and _BACKEND.match(location):
-            return None
-        return Path(location)
-
-    def size(self) -> int:
-        """Bytes the repository takes: its files' sizes when it is local
-        (``restic stats`` would open it, a 0.5 s key derivation, and read its
-        whole index), else restic's compressed size of every blob."""
-        path = self.local_path()
-        if path is None:
-            return self.stats().total_size
-        return sum(
-            (Path(top) / name).stat().st_size
-            for top, _dirs, names in os.walk(path)
-            for name in names
-        )
