@@ -59,7 +59,11 @@ def test_database_outage_defers_and_queued_mail_arrives_later(mail):
             # What a sending MTA does: keep the message and retry on 4xx.
             try:
                 send(mail.smtp_port, SENDER, [address], subject)
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+            except (
+                smtplib.SMTPSenderRefused,  # port 25 checks the sender at MAIL
+                smtplib.SMTPRecipientsRefused,
+                smtplib.SMTPDataError,
+            ) as exc:
                 codes = [c for c, _ in getattr(exc, "recipients", {}).values()]
                 codes.append(getattr(exc, "smtp_code", 450))
                 assert all(400 <= code < 500 for code in codes), exc

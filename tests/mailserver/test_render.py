@@ -154,6 +154,18 @@ def test_port_25_checks_unlisted_recipients_only_where_access_says_nothing(confi
     ]
 
 
+def test_port_25_checks_helo_and_sender_at_their_own_commands(config):
+    # A delayed sender check resolves the sender again at RCPT (smtpd caches
+    # resolutions per recipient context): one SQL query per transaction.
+    found = master_services(render_postfix(config)["master.cf"])
+    assert "smtpd_delay_reject=no" in found["25"][1]
+    # Submission keeps the delay: its client restrictions need the login,
+    # which comes after the connection they would otherwise judge.
+    for name in ("587", "465"):
+        assert not any("smtpd_delay_reject" in o for o in found[name][1]), name
+    assert "smtpd_delay_reject" not in main_cf(config)
+
+
 def test_trivial_rewrite_asks_for_hosted_domains_itself_from_few_processes(config):
     # trivial-rewrite is the only program that asks virtual_mailbox_domains;
     # it skips the proxymap hop, and its process limit bounds its connections.
