@@ -17,6 +17,25 @@ from collections.abc import Iterable, Iterator
 from django.db import models, transaction
 
 
+class LookupKey(models.CharField):
+    """The column a daemon looks rows up by: compared byte by byte.
+
+    Postfix and Dovecot only ever ask for equality, and under a deterministic
+    collation equal already means byte-equal, so the "C" collation changes no
+    answer; it makes each comparison of the index probe a memcmp() instead of
+    a locale-aware strcoll(). Measured beside a primary-key probe on 220,000
+    rows, a text key cost 4.0 µs more under the cluster's C.UTF-8 collation,
+    6.2 µs under ICU en-US and 3.1 µs under "C". PostgreSQL only: SQLite
+    compares bytes already, and has no collation of that name.
+    """
+
+    def db_parameters(self, connection) -> dict:
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
 class LookupRow(models.Model):
     """A row of a lookup table, owned by the hosted domain it was built from.
 
@@ -39,7 +58,7 @@ class LookupRow(models.Model):
 class PostfixDomain(LookupRow):
     """virtual_mailbox_domains: every active domain and active alias domain."""
 
-    name = models.CharField(max_length=253)
+    name = LookupKey(max_length=253)
 
     class Meta:
         constraints = [
@@ -50,7 +69,7 @@ class PostfixDomain(LookupRow):
 class PostfixMailbox(LookupRow):
     """virtual_mailbox_maps: address → maildir, relative to the vmail root."""
 
-    address = models.CharField(max_length=254)
+    address = LookupKey(max_length=254)
     maildir = models.CharField(max_length=320)
 
     class Meta:
@@ -67,7 +86,7 @@ class PostfixAlias(LookupRow):
     and each of those repeated for every alias domain.
     """
 
-    address = models.CharField(max_length=254)
+    address = LookupKey(max_length=254)
     destination = models.TextField()
 
     class Meta:
@@ -79,7 +98,7 @@ class PostfixAlias(LookupRow):
 class PostfixSenderLogin(LookupRow):
     """smtpd_sender_login_maps: sender address → each login that may use it."""
 
-    address = models.CharField(max_length=254)
+    address = LookupKey(max_length=254)
     login = models.CharField(max_length=254)
 
     class Meta:
@@ -101,7 +120,7 @@ class PostfixRecipientAccess(LookupRow):
     lookup per delivered message.
     """
 
-    address = models.CharField(max_length=254)
+    address = LookupKey(max_length=254)
     action = models.CharField(max_length=200)
 
     class Meta:
@@ -122,7 +141,7 @@ class DovecotLogin(LookupRow):
     (username, service) key at 1.12x the floor, this one at 1.06x).
     """
 
-    login = models.CharField(max_length=272)
+    login = LookupKey(max_length=272)
     username = models.CharField(max_length=254)
     service = models.CharField(max_length=16)
     password = models.CharField(max_length=255)
@@ -145,7 +164,7 @@ class DovecotUser(LookupRow):
     mailbox = models.OneToOneField(
         "domains.Mailbox", on_delete=models.CASCADE, related_name="+"
     )
-    username = models.CharField(max_length=254)
+    username = LookupKey(max_length=254)
     password = models.CharField(max_length=255)
     maildir = models.CharField(max_length=320)
     quota_rule = models.CharField(max_length=64)
