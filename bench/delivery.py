@@ -63,7 +63,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mailpanel_bench_delivery"
 PASSWORD = "correct horse battery staple"
 HOSTNAME = "mail.mailpanel-bench.test"
 CLIENT_HELO = "client.bench-sender.example"
-# Not a hosted domain, and not in mailpanel_sender_logins: port 25 accepts it.
+# Not a hosted domain, so not in mailpanel_sender_access: port 25 accepts it.
 SENDER = "newsletter@bench-sender.example"
 
 POSTFIX_APP = "mailpanel-bench-postfix"

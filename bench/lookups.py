@@ -74,6 +74,7 @@ LOOKUP_TABLES = (
     "domains_postfixalias",
     "domains_postfixsenderlogin",
     "domains_postfixrecipientaccess",
+    "domains_postfixsenderaccess",
     "domains_dovecotuser",
 )
 
@@ -404,11 +405,11 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
         ),
         Case(
             "port 25 sender access",
-            "domains_postfixsenderlogin",
+            "domains_postfixsenderaccess",
             postfix("unauthenticated_sender_access"),
-            "login",
+            "action",
             PLAIN_TARGET,
-            column("SELECT DISTINCT address FROM domains_postfixsenderlogin"),
+            column("SELECT address FROM domains_postfixsenderaccess"),
             miss_at(hosted),
         ),
         Case(

@@ -131,6 +131,26 @@ class PostfixRecipientAccess(LookupRow):
         ]
 
 
+class PostfixSenderAccess(LookupRow):
+    """Port 25's check_sender_access: the addresses a stranger may not use.
+
+    One row per address of a hosted domain that has an owner in
+    smtpd_sender_login_maps (a mailbox, an alias, an identity), so the
+    unauthenticated check is a single-row probe. An identity outside the
+    hosted domains has no row: mail its real provider sends for it must still
+    come in. A row belongs to the domain that hosts its address, whichever
+    domain's mailbox holds the identity.
+    """
+
+    address = LookupKey(max_length=254)
+    action = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address"], name="postfixsenderaccess_key")
+        ]
+
+
 class DovecotLogin(LookupRow):
     """passdb: one row per active mailbox and service it may log in to.
 
@@ -184,11 +204,13 @@ LOOKUP_MODELS: tuple[type[LookupRow], ...] = (
     PostfixAlias,
     PostfixSenderLogin,
     PostfixRecipientAccess,
+    PostfixSenderAccess,
     DovecotLogin,
     DovecotUser,
 )
 
 DISABLED_ACTION = "REJECT 5.2.1 This mailbox is disabled"
+OWNED_SENDER_ACTION = "REJECT 5.7.1 Log in to send as this address"
 ACCEPT_ACTION = "OK"
 
 
@@ -341,12 +363,35 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
         if not alias.is_catchall:
             # Whoever receives an alias may send as it (docs/sql-interface.md).
             sender_logins(alias.local_part, alias.destination_list)
+    hosted = set(names)
+    owned = {
+        row.address
+        for row in rows[PostfixSenderLogin]
+        if row.address.rpartition("@")[2] in hosted
+    }
+    owned.update(_identities_within(names))
+    for address in sorted(owned):
+        add(PostfixSenderAccess, address=address, action=OWNED_SENDER_ACTION)
     refused = {row.address for row in rows[PostfixRecipientAccess]}
     for row in rows[PostfixAlias]:
         if not row.address.startswith("@") and row.address not in refused:
             add(PostfixRecipientAccess, address=row.address, action=ACCEPT_ACTION)
     _add_hook_access_rows(domain, names, rows)
     return rows
+
+
+def _identities_within(names: list[str]) -> list[str]:
+    """The identities, held by any active mailbox, at one of ``names``."""
+    from domains.models import SendAsIdentity
+
+    within = models.Q()
+    for name in names:
+        within |= models.Q(address__endswith=f"@{name}")
+    return list(
+        SendAsIdentity.objects.filter(
+            within, mailbox__active=True, mailbox__domain__active=True
+        ).values_list("address", flat=True)
+    )
 
 
 def _add_hook_access_rows(domain, names: list[str], rows) -> None:

@@ -8,6 +8,7 @@ change at its next lookup and never half of it.
 """
 
 import importlib
+from collections.abc import Iterable
 from types import ModuleType
 
 from django.conf import settings
@@ -271,6 +272,15 @@ class Mailbox(LookupSyncMixin):
                 hooks.mailbox_deleted(mailbox=self)
             return super().delete(*args, **kwargs)
 
+    def lookup_domain_ids(self) -> set[int]:
+        # Its identities' port 25 sender access rows live with the domains
+        # that host them (lookups.PostfixSenderAccess).
+        ids = {self.domain_id}
+        if self.pk is not None:
+            identities = SendAsIdentity.objects.filter(mailbox=self)
+            ids |= hosting_domain_ids(identities.values_list("address", flat=True))
+        return ids
+
     @property
     def address(self) -> str:
         return f"{self.local_part}@{self.domain.name}"
@@ -471,6 +481,17 @@ class Forward(LookupSyncMixin):
             )
 
 
+def hosting_domain_ids(addresses: Iterable[str]) -> set[int]:
+    """The hosted domains whose names (their own or an alias domain's) the
+    ``addresses`` are at."""
+    names = {address.rpartition("@")[2] for address in addresses}
+    if not names:
+        return set()
+    ids = set(Domain.objects.filter(name__in=names).values_list("pk", flat=True))
+    aliases = DomainAlias.objects.filter(name__in=names)
+    return ids | set(aliases.values_list("target_id", flat=True))
+
+
 class SendAsIdentity(LookupSyncMixin):
     """An extra address a mailbox may send as, beyond itself and its aliases."""
 
@@ -496,6 +517,10 @@ class SendAsIdentity(LookupSyncMixin):
     @property
     def domain_id(self) -> int:
         return self.mailbox.domain_id
+
+    def lookup_domain_ids(self) -> set[int]:
+        # Port 25's sender access row lives with the address's own domain.
+        return {self.domain_id} | hosting_domain_ids([self.address])
 
     def clean(self) -> None:
         from domains.addresses import normalize_address

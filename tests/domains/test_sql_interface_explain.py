@@ -50,6 +50,9 @@ def seeded():
         lookups.PostfixRecipientAccess: [
             {"address": f"u{i}@d{i}.example", "action": "REJECT"} for i in range(N)
         ],
+        lookups.PostfixSenderAccess: [
+            {"address": f"u{i}@d{i}.example", "action": "REJECT"} for i in range(N)
+        ],
         lookups.DovecotLogin: [
             {
                 "login": f"imap:u{i}@d{i}.example",

@@ -1,6 +1,9 @@
 """The rows each SQL-interface view serves, on PostgreSQL and on SQLite."""
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 
 from domains import lookups, services
@@ -19,6 +22,7 @@ MAILBOXES = "mailpanel_virtual_mailboxes"
 ALIASES = "mailpanel_virtual_aliases"
 SENDERS = "mailpanel_sender_logins"
 ACCESS = "mailpanel_recipient_access"
+SENDER_ACCESS = "mailpanel_sender_access"
 PASSDB = "mailpanel_dovecot_passdb"
 USERDB = "mailpanel_dovecot_userdb"
 
@@ -178,6 +182,82 @@ def test_an_identity_for_another_domains_address_is_kept_apart(domain, make_mail
     assert logins("boss@example.net") == {"boss@example.net", "alice@example.org"}
 
 
+def test_port_25_refuses_strangers_the_owned_addresses_of_hosted_domains(
+    domain, make_mailbox, make_alias
+):
+    other = saved(Domain(name="example.net"))
+    alice = make_mailbox(domain, "alice")
+    make_mailbox(domain, "sleepy", active=False)
+    make_alias(domain, "team", "alice@example.org")
+    make_alias(domain, "", "alice@example.org")
+    saved(DomainAlias(name="alias.example", target=domain))
+    saved(SendAsIdentity(mailbox=alice, address="ceo@example.org"))
+    saved(SendAsIdentity(mailbox=alice, address="boss@example.net"))
+    # Her own address at a provider elsewhere: mail it sends must come in.
+    saved(SendAsIdentity(mailbox=alice, address="alice@home.example"))
+    rows = view_rows(SENDER_ACCESS, "address", "action")
+    refused = "REJECT 5.7.1 Log in to send as this address"
+    assert rows == {
+        (address, refused)
+        for address in (
+            "alice@example.org",
+            "alice@alias.example",
+            "team@example.org",
+            "team@alias.example",
+            "ceo@example.org",
+            "boss@example.net",
+        )
+    }
+    # boss@example.net is example.net's row: rebuilding either domain keeps it.
+    lookups.sync_domains([other.pk])
+    lookups.sync_domains([domain.pk])
+    assert ("boss@example.net", refused) in view_rows(
+        SENDER_ACCESS, "address", "action"
+    )
+    assert (
+        lookups.PostfixSenderAccess.objects.get(address="boss@example.net").domain
+        == other
+    )
+
+
+def test_an_identity_in_a_domain_hosted_later_is_refused_to_strangers(
+    domain, make_mailbox
+):
+    alice = make_mailbox(domain, "alice")
+    identity = saved(SendAsIdentity(mailbox=alice, address="alice@later.example"))
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
+    later = saved(Domain(name="later.example"))
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") != []
+    identity.delete()
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
+    saved(SendAsIdentity(mailbox=alice, address="alice@later.example"))
+    alice.active = False
+    saved(alice)
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
+    assert later.pk
+
+
+def test_the_upgrade_fills_sender_access_as_a_rebuild_would(
+    domain, make_mailbox, make_alias
+):
+    upgrade = importlib.import_module("domains.migrations.0005_sender_access")
+    other = saved(Domain(name="example.net"))
+    alice = make_mailbox(domain, "alice")
+    make_mailbox(other, "boss")
+    make_alias(domain, "team", "alice@example.org")
+    saved(DomainAlias(name="alias.example", target=domain))
+    saved(SendAsIdentity(mailbox=alice, address="boss@example.net"))
+    saved(SendAsIdentity(mailbox=alice, address="alice@home.example"))
+    rows = lookups.PostfixSenderAccess.objects.values_list(
+        "domain_id", "address", "action"
+    )
+    rebuilt = set(rows)
+    assert len(rebuilt) == 5
+    lookups.PostfixSenderAccess.objects.all().delete()
+    upgrade.fill(django_apps, None)
+    assert set(rows) == rebuilt
+
+
 def test_dovecot_gets_maildir_quota_and_switches(domain, make_mailbox):
     make_mailbox(domain, "alice", quota=1024, pop3_enabled=False)
     assert view_rows(USERDB, "username", "maildir", "quota_rule") == {
@@ -284,7 +364,7 @@ def test_postfix_finds_every_key_its_u_at_d_queries_can_ask_for(
     for name, view, column in (
         ("virtual_mailbox_maps", MAILBOXES, "address"),
         ("smtpd_sender_login_maps", SENDERS, "address"),
-        ("unauthenticated_sender_access", SENDERS, "address"),
+        ("unauthenticated_sender_access", SENDER_ACCESS, "address"),
         ("recipient_access", ACCESS, "address"),
     ):
         query = POSTFIX_QUERIES[name]

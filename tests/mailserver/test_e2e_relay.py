@@ -63,6 +63,20 @@ def test_unauthenticated_relay_probes_are_all_refused(mail):
     assert len(mail.sink.messages) == before
 
 
+def test_mail_from_an_identity_at_another_provider_comes_in(mail):
+    # Alice may send as her address elsewhere, but port 25 refuses strangers
+    # only the addresses of hosted domains: that provider's mail for it
+    # (her own message to herself, say) must still arrive.
+    alice = data.mailbox(data.domain("hosted.test"), "alice")
+    data.identity(alice, STRANGER)
+    code, text = transaction(mail.smtp_port, STRANGER, "alice@hosted.test")
+    assert code == 250, text
+    data.identity(alice, "ceo@hosted.test")
+    code, text = transaction(mail.smtp_port, "ceo@hosted.test", "alice@hosted.test")
+    assert 500 <= code < 600, text
+    assert "Log in to send as this address" in text
+
+
 def test_port_25_offers_no_login(mail):
     with smtp_session(mail.smtp_port) as client:
         assert not client.has_extn("auth")
