@@ -117,7 +117,11 @@ class Domain(models.Model):
                     .first()
                 )
             super().save(*args, **kwargs)
-            lookups.sync_domains({self.pk})
+            # With the domains hosting its mailboxes' identities (port 25's
+            # sender access rows live there).
+            identities = SendAsIdentity.objects.filter(mailbox__domain=self)
+            addresses = identities.values_list("address", flat=True)
+            lookups.sync_domains({self.pk} | hosting_domain_ids(addresses))
             hooks = mailbox_hooks()
             if hooks and old_name and old_name != self.name:
                 # Renamed: every mailbox's maildir has to follow (on commit),

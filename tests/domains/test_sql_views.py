@@ -234,6 +234,20 @@ def test_an_identity_in_a_domain_hosted_later_is_refused_to_strangers(
     alice.active = False
     saved(alice)
     assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
+    # The bulk actions and the domain's own switch rebuild the host as well.
+    mailboxes = Mailbox.objects.filter(pk=alice.pk)
+    services.objects_set_active(queryset=mailboxes, active=True)
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") != []
+    domain.active = False
+    saved(domain)
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
+    domain.active = True
+    saved(domain)
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") != []
+    services.objects_set_active(
+        queryset=Domain.objects.filter(pk=domain.pk), active=False
+    )
+    assert lookup(SENDER_ACCESS, "action", "address", "alice@later.example") == []
     assert later.pk
 
 
