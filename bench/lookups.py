@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
 # The exact text mailserver renders into the Postfix and Dovecot configuration.
 from domains.sql_interface import (  # noqa: E402
     DOVECOT_PASSWORD_QUERY,
+    DOVECOT_USER_QUERY,
     POSTFIX_QUERIES,
-    dovecot_user_query,
     expand_postfix_query,
 )
 
@@ -330,7 +330,7 @@ def password_query(key: str, rng: random.Random) -> str:
 
 
 def user_query(key: str, rng: random.Random) -> str:
-    return dovecot_user_query("/var/vmail").replace("%u", key)
+    return DOVECOT_USER_QUERY.replace("%u", key)
 
 
 def build_cases(conn: psycopg.Connection) -> list[Case]:

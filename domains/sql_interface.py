@@ -47,18 +47,14 @@ DOVECOT_PASSWORD_QUERY = (
 )
 
 
-def dovecot_user_query(vmail_root: str) -> str:
-    """The userdb query of a mail host whose maildirs live under ``vmail_root``.
-
-    The rows hold the maildir relative to the root, so that they are the same
-    for every host; the caller (mailserver.render) has checked that the root
-    is a plain absolute path with no quote or ``%``.
-    """
-    return (
-        f"SELECT '{vmail_root.rstrip('/')}/' || maildir AS home, quota_rule "
-        "FROM mailpanel_dovecot_userdb WHERE username = '%u'"
-    )
-
+# The maildir relative to the vmail root, so that the rows are the same for
+# every mail host: each host's rendered mail_home (mailserver.render) puts its
+# own root in front, rather than the query building a string per lookup. The
+# alias keeps the userdb field clear of Dovecot's setting names.
+DOVECOT_USER_QUERY = (
+    "SELECT maildir AS mailpanel_maildir, quota_rule "
+    "FROM mailpanel_dovecot_userdb WHERE username = '%u'"
+)
 
 DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mailpanel_dovecot_userdb"
 

@@ -718,22 +718,27 @@ def render_dovecot(config: MailServerConfig) -> dict[str, str]:
         + f"!include {DOVECOT_MAIN_FILE}\n!include_try local.conf\n",
         DOVECOT_MAIN_FILE: _dovecot_main(config),
         DOVECOT_SQL_FILE: _dovecot_sql(
-            config.dovecot_db, config.dovecot_db_connections, config.vmail_root
+            config.dovecot_db, config.dovecot_db_connections
         ),
     }
 
 
-# The vmail root goes into the user_query as an SQL string literal, where Dovecot
-# also expands %-variables: a plain absolute path only.
+# The vmail root goes into mail_home, where Dovecot expands %-variables: a
+# plain absolute path only.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 
 
-def _dovecot_sql(db: DbConnection, connections: int, vmail_root: str) -> str:
+def _dovecot_home(vmail_root: str) -> str:
+    """mail_home: this host's vmail root, then the userdb row's maildir."""
     if not _PLAIN_PATH.fullmatch(vmail_root):
         raise RenderError(
             f"The vmail root {vmail_root!r} must be an absolute path of letters, "
             "digits and . _ / + - only."
         )
+    return f"{vmail_root.rstrip('/')}/%{{userdb:mailpanel_maildir}}"
+
+
+def _dovecot_sql(db: DbConnection, connections: int) -> str:
     if db.engine == "sqlite":
         connect = db.name
     else:
@@ -754,7 +759,7 @@ def _dovecot_sql(db: DbConnection, connections: int, vmail_root: str) -> str:
             ("driver", db.engine),
             ("connect", connect),
             ("password_query", DOVECOT_PASSWORD_QUERY),
-            ("user_query", sql_interface.dovecot_user_query(vmail_root)),
+            ("user_query", sql_interface.DOVECOT_USER_QUERY),
             ("iterate_query", DOVECOT_ITERATE_QUERY),
         ]
     )
@@ -794,6 +799,9 @@ def _dovecot_main(config: MailServerConfig) -> str:
         # Not from the userdb rows, which are the same for every mail host.
         ("mail_uid", config.vmail_uid),
         ("mail_gid", config.vmail_gid),
+        # The userdb rows hold the maildir relative to the vmail root, the
+        # same for every host; this host's root goes in front here.
+        ("mail_home", _dovecot_home(config.vmail_root)),
         ("mail_location", "maildir:~/Maildir"),
         ("mail_plugins", "$mail_plugins quota"),
         ("lmtp_rcpt_check_quota", "yes"),

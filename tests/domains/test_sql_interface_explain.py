@@ -7,8 +7,8 @@ from domains import lookups
 from domains.models import Domain, Mailbox
 from domains.sql_interface import (
     DOVECOT_PASSWORD_QUERY,
+    DOVECOT_USER_QUERY,
     POSTFIX_QUERIES,
-    dovecot_user_query,
     expand_postfix_query,
 )
 
@@ -100,7 +100,7 @@ def test_each_postfix_lookup_is_one_index_probe(seeded, name):
 
 @pytest.mark.parametrize(
     "query",
-    [DOVECOT_PASSWORD_QUERY, dovecot_user_query("/var/vmail")],
+    [DOVECOT_PASSWORD_QUERY, DOVECOT_USER_QUERY],
     ids=["passdb", "userdb"],
 )
 def test_each_dovecot_lookup_is_one_index_probe(seeded, query):

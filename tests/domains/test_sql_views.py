@@ -9,8 +9,8 @@ from django.db import connection
 from domains import lookups, services
 from domains.models import Domain, DomainAlias, Forward, Mailbox, SendAsIdentity
 from domains.sql_interface import (
+    DOVECOT_USER_QUERY,
     POSTFIX_QUERIES,
-    dovecot_user_query,
     expand_postfix_query,
 )
 from tests.domains.utils import lookup, saved, view_rows
@@ -301,14 +301,17 @@ def test_the_userdb_rows_do_not_depend_on_the_syncing_hosts_settings(
     assert view_rows(USERDB, "username", "maildir", "quota_rule") == before
 
 
-def test_the_rendered_user_query_puts_the_hosts_root_before_the_maildir(
-    domain, make_mailbox
-):
+def test_the_user_query_gives_the_maildir_for_the_hosts_mail_home(domain, make_mailbox):
+    # Each host's mail_home puts its own root in front (tests/mailserver).
     make_mailbox(domain, "alice", quota=2048)
-    query = dovecot_user_query("/srv/mail/").replace("%u", "alice@example.org")
+    query = DOVECOT_USER_QUERY.replace("%u", "alice@example.org")
     with connection.cursor() as cursor:
         cursor.execute(query)
-        assert cursor.fetchall() == [("/srv/mail/example.org/alice/", "*:bytes=2048")]
+        assert [column[0] for column in cursor.description] == [
+            "mailpanel_maildir",
+            "quota_rule",
+        ]
+        assert cursor.fetchall() == [("example.org/alice/", "*:bytes=2048")]
 
 
 @pytest.mark.parametrize(

@@ -65,8 +65,7 @@ def test_one_lookup_file_per_query_with_the_documented_sql(config):
         assert "dbname = " in files[name]
     sql = render_dovecot(config)["mailpanel-sql.conf.ext"]
     assert f"password_query = {sql_interface.DOVECOT_PASSWORD_QUERY}\n" in sql
-    user_query = sql_interface.dovecot_user_query(config.vmail_root)
-    assert f"user_query = {user_query}\n" in sql
+    assert f"user_query = {sql_interface.DOVECOT_USER_QUERY}\n" in sql
     assert f"iterate_query = {sql_interface.DOVECOT_ITERATE_QUERY}\n" in sql
 
 
@@ -386,3 +385,15 @@ def test_apply_command_refuses_a_certificate_set_in_the_admin_that_is_missing(
 
 def test_flushing_the_auth_cache_without_dovecot_does_not_raise(config):
     assert services.dovecot_flush_auth_cache("nobody@example.test") is False
+
+
+def test_each_host_puts_its_own_vmail_root_before_the_userdb_maildir(config):
+    # The userdb rows are the same for every host (maildir relative to the
+    # root); mail_home joins this host's root to them.
+    host = dataclasses.replace(config, vmail_root="/srv/mail/")
+    main = render_dovecot(host)["mailpanel.conf"]
+    assert "\nmail_home = /srv/mail/%{userdb:mailpanel_maildir}\n" in main
+    assert "AS mailpanel_maildir" in sql_interface.DOVECOT_USER_QUERY
+    for bad in ("relative/path", "/srv/mail %u", "/srv/'x"):
+        with pytest.raises(RenderError, match="vmail root"):
+            render_dovecot(dataclasses.replace(config, vmail_root=bad))
