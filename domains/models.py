@@ -119,9 +119,7 @@ class Domain(models.Model):
             super().save(*args, **kwargs)
             # With the domains hosting its mailboxes' identities (port 25's
             # sender access rows live there).
-            identities = SendAsIdentity.objects.filter(mailbox__domain=self)
-            addresses = identities.values_list("address", flat=True)
-            lookups.sync_domains({self.pk} | hosting_domain_ids(addresses))
+            lookups.sync_domains({self.pk} | identity_host_ids(mailbox__domain=self))
             hooks = mailbox_hooks()
             if hooks and old_name and old_name != self.name:
                 # Renamed: every mailbox's maildir has to follow (on commit),
@@ -281,8 +279,7 @@ class Mailbox(LookupSyncMixin):
         # that host them (lookups.PostfixSenderAccess).
         ids = {self.domain_id}
         if self.pk is not None:
-            identities = SendAsIdentity.objects.filter(mailbox=self)
-            ids |= hosting_domain_ids(identities.values_list("address", flat=True))
+            ids |= identity_host_ids(mailbox=self)
         return ids
 
     @property
@@ -494,6 +491,13 @@ def hosting_domain_ids(addresses: Iterable[str]) -> set[int]:
     ids = set(Domain.objects.filter(name__in=names).values_list("pk", flat=True))
     aliases = DomainAlias.objects.filter(name__in=names)
     return ids | set(aliases.values_list("target_id", flat=True))
+
+
+def identity_host_ids(**filters) -> set[int]:
+    """The hosted domains of the SendAsIdentity rows that match ``filters``:
+    where their port 25 sender access rows live."""
+    identities = SendAsIdentity.objects.filter(**filters)
+    return hosting_domain_ids(identities.values_list("address", flat=True))
 
 
 class SendAsIdentity(LookupSyncMixin):

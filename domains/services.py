@@ -15,8 +15,7 @@ from domains.models import (
     Domain,
     Forward,
     Mailbox,
-    SendAsIdentity,
-    hosting_domain_ids,
+    identity_host_ids,
     mailbox_hooks,
 )
 
@@ -61,19 +60,17 @@ def objects_set_active(*, queryset: QuerySet, active: bool) -> int:
     ``update()`` bypasses ``save()``, so the affected domains are rebuilt here.
     """
     model = queryset.model
-    identities = SendAsIdentity.objects.none()
+    # With the domains hosting the identities of the mailboxes switched: port
+    # 25's sender access rows live there (Mailbox.lookup_domain_ids).
     if model is Domain:
         domain_ids = set(queryset.values_list("pk", flat=True))
-        identities = SendAsIdentity.objects.filter(mailbox__domain__in=queryset)
+        domain_ids |= identity_host_ids(mailbox__domain__in=queryset)
     elif hasattr(model, "target"):
         domain_ids = set(queryset.values_list("target_id", flat=True))
     else:
         domain_ids = set(queryset.values_list("domain_id", flat=True))
         if model is Mailbox:
-            identities = SendAsIdentity.objects.filter(mailbox__in=queryset)
-    # Port 25's sender access rows of their identities live with the domains
-    # that host those addresses (Mailbox.lookup_domain_ids).
-    domain_ids |= hosting_domain_ids(identities.values_list("address", flat=True))
+            domain_ids |= identity_host_ids(mailbox__in=queryset)
     count = queryset.update(active=active)
     lookups.sync_domains(domain_ids)
     return count
