@@ -36,8 +36,8 @@ from django.utils import timezone
 
 from mailserver import maildirs
 from mailserver.hosts import mailhost_queues
-from mailserver.models import MaildirJob, OutboxMessage
-from mailserver.outbox import outbox_enqueue
+from mailserver.models import MaildirJob
+from mailserver.outbox import outbox_enqueue, waiting_args
 
 if TYPE_CHECKING:
     from domains.models import Domain
@@ -142,13 +142,13 @@ def password_changed(*, mailbox) -> None:
 
 
 def vacation_changed(*, mailbox) -> None:
-    """The owner saved the out-of-office reply: sync its script on every host.
+    """The owner saved the out-of-office reply: sync its script on every host
+    (where a sync of it is not already waiting).
 
     Called by ``accounts.services.vacation_set()`` inside its transaction;
     the outbox sends the tasks after commit.
     """
-    for host_id, queue in mailhost_queues():
-        outbox_enqueue(task=VACATION_TASK, args=[mailbox.pk, host_id], queue=queue)
+    _vacation_syncs_queue([mailbox.pk], mailhost_queues())
 
 
 def lookups_rebuilt() -> None:
@@ -180,12 +180,7 @@ def _vacation_syncs_queue(
     A sync still in the outbox reads the reply and the addresses as they are
     when it runs, so a second one would only repeat it.
     """
-    waiting = {
-        tuple(args)
-        for args in OutboxMessage.objects.filter(
-            task=VACATION_TASK, sent_at=None
-        ).values_list("args", flat=True)
-    }
+    waiting = waiting_args(task=VACATION_TASK)
     for host_id, queue in hosts:
         for mailbox_id in mailbox_ids:
             if (mailbox_id, host_id) not in waiting:

@@ -38,24 +38,54 @@ def outbox_send(*, message_id: int) -> bool:
     """Publish one message; False (and the row kept) when the broker is down."""
     from mailpanel.celery import app
 
-    message = OutboxMessage.objects.filter(pk=message_id, sent_at=None).first()
-    if message is None:
-        return True  # sent meanwhile by a flush
-    try:
-        # No publish retries: a web request must not hang on a dead broker.
-        app.send_task(
-            message.task, args=message.args, queue=message.queue or None, retry=False
+    with transaction.atomic():
+        # Marked sent first, and locked until published: a row that reads as
+        # waiting is never one a worker may already be running, so a caller
+        # may rely on it (``waiting_args()``), and a flush racing this send
+        # waits here and then finds it sent.
+        claimed = OutboxMessage.objects.filter(pk=message_id, sent_at=None).update(
+            sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
         )
-    except BROKER_ERRORS as exc:
-        logger.warning("Broker unreachable, %s stays in the outbox: %s", message, exc)
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            attempts=F("attempts") + 1, last_error=str(exc)[:1000]
-        )
-        return False
-    OutboxMessage.objects.filter(pk=message.pk, sent_at=None).update(
-        sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+        if not claimed:
+            return True  # sent meanwhile by a flush
+        message = OutboxMessage.objects.get(pk=message_id)
+        try:
+            # No publish retries: a web request must not hang on a dead broker.
+            app.send_task(
+                message.task,
+                args=message.args,
+                queue=message.queue or None,
+                retry=False,
+            )
+        except BROKER_ERRORS as exc:
+            error = exc
+            transaction.set_rollback(True)
+        else:
+            return True
+    logger.warning("Broker unreachable, %s stays in the outbox: %s", message, error)
+    OutboxMessage.objects.filter(pk=message_id).update(
+        attempts=F("attempts") + 1, last_error=str(error)[:1000]
     )
-    return True
+    return False
+
+
+def waiting_args(*, task: str) -> set[tuple]:
+    """The arguments of ``task`` messages that no worker has received yet.
+
+    Each one runs later and reads the state it needs then, so a caller may
+    skip queueing its twin. Messages being published are not waiting: their
+    rows are locked (``outbox_send``) and skipped. The rows returned stay
+    locked until the caller's transaction ends, so none of them is published
+    before the caller's change is committed; outside a transaction the change
+    already is.
+    """
+    with transaction.atomic():
+        rows = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(task=task, sent_at=None)
+            .values_list("args", flat=True)
+        )
+        return {tuple(args) for args in rows}
 
 
 def outbox_flush(*, limit: int = 1000) -> int:

@@ -96,6 +96,7 @@ def test_switching_it_off_queues_the_removal_and_writes_no_file(
 ):
     MailHost.objects.create(name="mx1")
     post_form(owner, URL, form())
+    OutboxMessage.objects.update(sent_at=timezone.now())  # the worker has it
 
     response = post_form(owner, URL, form(enabled=None))
 
@@ -103,6 +104,18 @@ def test_switching_it_off_queues_the_removal_and_writes_no_file(
     assert not Vacation.objects.get().enabled
     assert len(queued()) == 2  # one per save, for the one host
     assert files_under(vmail_root) == []
+
+
+def test_a_save_while_its_sync_still_waits_queues_no_second_one(
+    owner, mailbox, vmail_root
+):
+    # The waiting sync reads the reply when it runs, so it carries this save.
+    mx1 = MailHost.objects.create(name="mx1")
+    post_form(owner, URL, form())
+
+    post_form(owner, URL, form(subject="Away until the 20th"))
+
+    assert queued() == [("mx1", (mailbox.pk, mx1.pk))]
 
 
 def test_it_says_saved_and_soon_active_never_already_live(owner, mailbox, vmail_root):

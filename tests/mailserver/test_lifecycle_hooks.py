@@ -5,6 +5,8 @@ No worker runs here: the tests check the rows a web request writes
 domain rename, run the jobs in-process on a vmail tree of their own.
 """
 
+import threading
+
 import pytest
 
 from domains.models import Alias, Domain, DomainAlias, Mailbox
@@ -199,3 +201,50 @@ def test_saving_a_domain_without_renaming_it_moves_nothing(hosts):
 
     assert not MaildirJob.objects.exists()
     assert not DomainAlias.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_being_published_does_not_count_as_waiting(monkeypatch):
+    # Its worker may already have read the old addresses: a new alias (or a
+    # save of the reply) needs a sync of its own.
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import Vacation
+    from mailpanel.celery import app
+    from mailserver.outbox import outbox_send
+
+    box = mailbox(saved(Domain(name="example.org")), "anna")
+    today = timezone.localdate()
+    Vacation.objects.create(mailbox=box, enabled=True, start=today, end=today)
+    args = [box.pk, None]  # no mail host registered: the local worker
+    first = OutboxMessage.objects.create(task=lifecycle.VACATION_TASK, args=args)
+    publishing, published = threading.Event(), threading.Event()
+
+    def send_task(*task_args, **options):
+        if threading.current_thread() is sender:  # hold the first publish
+            publishing.set()
+            assert published.wait(10)
+
+    monkeypatch.setattr(app, "send_task", send_task)
+
+    def send() -> None:
+        try:
+            outbox_send(message_id=first.pk)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert publishing.wait(10)
+        with transaction.atomic():
+            lifecycle.lookups_rebuilt()
+    finally:
+        published.set()
+        sender.join(10)
+
+    syncs = OutboxMessage.objects.filter(task=lifecycle.VACATION_TASK)
+    assert syncs.count() == 2
+    assert all(m.args == args and m.sent_at for m in syncs)
