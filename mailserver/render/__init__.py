@@ -20,7 +20,6 @@ from mailserver.render.config import (
     DbConnection,
     MailServerConfig,
     database_connection,
-    default_hostname,
 )
 from mailserver.render.dovecot import (
     DOVECOT_CREDENTIALS_GROUP,
@@ -44,7 +43,6 @@ __all__ = [
     "MailServerConfig",
     "RenderError",
     "database_connection",
-    "default_hostname",
     "lookup_file",
     "render_dovecot",
     "render_postfix",
