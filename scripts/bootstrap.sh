@@ -103,6 +103,10 @@ ensure_venv() {
     say "installing $requirements into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$requirements"
+    # A set that installs may still be inconsistent (a pin that another
+    # package's requirement excludes): refuse it here, not at run time.
+    "$VENV/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
+        die "pip check: $("$VENV/bin/python" -m pip check 2>&1 | head -n 3)"
     printf '%s\n' "$digest" >"$stamp"
 }
 
