@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine_report  # noqa: E402
+
 WORDS = (
     "the",
     "mail",
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    print(machine_report())
 
     work = Path(tempfile.mkdtemp(prefix="mailpanel-bench-"))
     vmail = work / "vmail"

@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import lookups  # noqa: E402
+from bench.machine import machine_report  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mailpanel_bench_delivery"
 # bench.lookups.seed() gives every mailbox this password.
@@ -1597,6 +1598,7 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    print(machine_report())
     url: str = args.database_url
     lookups.guard(url)
     started = time.perf_counter()
@@ -1715,8 +1717,8 @@ def measure(
             )
         report_logins(runs, verifies, stored, args)
 
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    log(f"\nTotal run time {time.perf_counter() - started:.1f} s; load average {load}")
+    log(f"\nTotal run time {time.perf_counter() - started:.1f} s")
+    log(machine_report())
     return 0 if passed else 1
 
 

@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine_report  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
@@ -85,6 +88,7 @@ def main() -> None:
         help="estimate the sequential scan instead of running it (about a minute)",
     )
     args = parser.parse_args()
+    print(machine_report())
 
     server = DnsTestServer(delay=args.delay).start()
     try:

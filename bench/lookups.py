@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine_report  # noqa: E402
+
 # The exact text mailserver renders into the Postfix and Dovecot configuration.
 from domains.sql_interface import (  # noqa: E402
     DOVECOT_PASSWORD_QUERY,
@@ -636,6 +638,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    print(machine_report())
     url: str = args.database_url
     started = time.perf_counter()
     if args.keep and is_seeded(url):
