@@ -99,8 +99,13 @@ def flushed(monkeypatch) -> list[str]:
     The portal leaves the flush to the mail hosts' workers, so it stays empty.
     """
     calls: list[str] = []
-    monkeypatch.setattr(
-        "mailserver.services.dovecot_flush_auth_cache",
-        lambda username, *args, **kwargs: calls.append(username) or True,
-    )
+
+    def flush(username: str, *args, **kwargs) -> bool:
+        calls.append(username)
+        return True
+
+    # Where it is used (the task imported it by name) and where it is defined,
+    # for any caller that goes through the module.
+    monkeypatch.setattr("mailserver.tasks.dovecot_flush_auth_cache", flush)
+    monkeypatch.setattr("mailserver.services.dovecot_flush_auth_cache", flush)
     return calls

@@ -8,6 +8,9 @@ from accounts.owners import MAILBOX_SESSION_KEY
 from domains.models import Mailbox
 from mailserver.lifecycle import AUTH_FLUSH_TASK
 from mailserver.models import MailHost, OutboxMessage
+
+# Imported before the `flushed` fixture patches anything, as in a worker.
+from mailserver.tasks import dovecot_auth_flush_task
 from tests.accounts.conftest import ADDRESS, log_in, post_form
 from tests.domains.utils import PASSWORD, lookup
 
@@ -61,6 +64,13 @@ def test_it_queues_the_auth_cache_flush_for_each_mail_host_and_runs_no_doveadm(
     # Handed to the broker after commit; doveadm is the workers' business.
     assert sorted(published) == sorted(m.pk for m in queued)
     assert flushed == []
+
+
+def test_the_flushed_fixture_sees_a_flush_the_task_would_run(flushed):
+    """Else the `flushed == []` checks above could not fail."""
+    dovecot_auth_flush_task("someone@example.test")
+
+    assert flushed == ["someone@example.test"]
 
 
 def test_it_keeps_this_session_and_ends_the_others(owner, mailbox, flushed):

@@ -11,14 +11,28 @@ import pytest
 
 from accounts.models import Vacation
 from accounts.sieve import render_vacation_sieve
+from tests.conftest import unavailable
 
-needs_sievec = pytest.mark.skipif(
-    shutil.which("sievec") is None, reason="dovecot-sieve (sievec) not installed"
-)
-needs_sieve_test = pytest.mark.skipif(
-    shutil.which("sieve-test") is None,
-    reason="dovecot-sieve (sieve-test) not installed",
-)
+
+def require(program: str) -> None:
+    if shutil.which(program) is None:
+        unavailable(
+            f"dovecot-sieve ({program}) not installed (scripts/mailserver-install.sh)"
+        )
+
+
+@pytest.fixture
+def sievec_installed() -> None:
+    require("sievec")
+
+
+@pytest.fixture
+def sieve_test_installed() -> None:
+    require("sieve-test")
+
+
+needs_sievec = pytest.mark.usefixtures("sievec_installed")
+needs_sieve_test = pytest.mark.usefixtures("sieve_test_installed")
 
 
 def vacation(**fields) -> Vacation:

@@ -10,7 +10,6 @@ import re
 import smtplib
 
 import pytest
-from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -62,11 +61,6 @@ def _csrf_token(client: Client, url: str) -> str:
     return match[1].decode()
 
 
-@pytest.mark.xfail(
-    not admin.site.is_registered(Mailbox),
-    reason="domains/admin.py (Mailbox add form) is not written yet",
-    strict=True,
-)
 def test_admin_created_mailbox_receives_and_logs_in(mail):
     dom = data.domain("admin.test")
     get_user_model().objects.create_superuser("root", "root@admin.test", "Adm1n-pass!")

@@ -23,6 +23,8 @@ def test_it_ships_the_current_ip_and_domain_lists():
 
 
 def test_it_ships_no_defunct_zone():
+    # Not vacuous: the shipped zones are there to be looked through.
+    assert DnsblZone.objects.count() >= 9
     assert not DnsblZone.objects.filter(zone__contains="sorbs").exists()
     assert not DnsblZone.objects.filter(zone__contains="nixspam").exists()
 
