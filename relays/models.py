@@ -20,8 +20,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from domains import crypto
 from domains.addresses import normalize_address, normalize_domain
-from relays import crypto
 
 # master.cf services rendered by mailserver.render: one per way of doing TLS.
 STARTTLS_TRANSPORT = "relay-smtp"
@@ -36,7 +36,7 @@ class RelayHost(models.Model):
 
     TLS is never optional: STARTTLS must succeed (usually port 587) or the
     connection is TLS from the start (usually port 465), and the certificate
-    is verified. The password is stored encrypted (``relays.crypto``) and is
+    is verified. The password is stored encrypted (``domains.crypto``) and is
     never shown again once saved.
     """
 

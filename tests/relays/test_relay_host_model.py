@@ -5,7 +5,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection
 
-from relays.crypto import SecretError
+from domains.crypto import SecretError
 from relays.models import RelayHost
 from tests.relays.conftest import make_relay
 
