@@ -211,14 +211,11 @@ def dkim_key_rotate(
     return created
 
 
-@transaction.atomic
-def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimKey:
-    """An existing private key (PEM) with its selector, for a server moving here.
-
-    Starts pending like a generated key: when its record is already published
-    (the usual case), the next check activates it. Bad input raises a
-    ValidationError by field (``selector``, ``private_key``); nothing is saved.
-    """
+def dkim_key_import_check(
+    *, domain: Domain, selector: str, pem: str | bytes
+) -> tuple[DkimKey, keys.KeyMaterial]:
+    """The unsaved key an import would create, or a ValidationError by field
+    (``selector``, ``private_key``) naming every problem at once."""
     selector = (selector or "").strip().lower()
     key = DkimKey(domain=domain, selector=selector, imported=True)
     errors: dict[str, list[str]] = {}
@@ -231,7 +228,7 @@ def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimK
             "Give the selector the key is published under (the s= of the "
             "signatures it made, e.g. mail)."
         ]
-    if (
+    elif (
         "selector" not in errors
         and DkimKey.objects.filter(domain=domain, selector=selector).exists()
     ):
@@ -244,10 +241,31 @@ def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimK
         errors["private_key"] = [str(exc)]
     if errors:
         raise ValidationError(errors)
+    return key, material
+
+
+@transaction.atomic
+def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimKey:
+    """An existing private key (PEM) with its selector, for a server moving here.
+
+    Starts pending like a generated key: when its record is already published
+    (the usual case), the next hourly check activates it. Bad input raises a
+    ValidationError by field (``selector``, ``private_key``); nothing is saved.
+    """
+    key, material = dkim_key_import_check(domain=domain, selector=selector, pem=pem)
     key.set_key(material)
     key.full_clean()
     key.save()
     return key
+
+
+@transaction.atomic
+def dkim_key_delete(*, key: DkimKey) -> None:
+    """Delete a key; the mail hosts stop signing with it if it was active."""
+    signing = key.state == DkimKey.State.ACTIVE
+    key.delete()
+    if signing:
+        _keys_changed()
 
 
 # --- state changes ----------------------------------------------------------------
