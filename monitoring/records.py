@@ -302,8 +302,8 @@ def _plan(
                     key.name(name),
                     "TXT",
                     key.record,
-                    f"DKIM public key ({DkimKey.Algorithm(key.algorithm).label}, "
-                    f"{state}): receivers verify the signatures with it.",
+                    f"DKIM public key ({DkimKey.Algorithm(key.algorithm).label}), "
+                    f"{state}: receivers verify the signatures with it.",
                 ),
                 compare_dkim,
             )
