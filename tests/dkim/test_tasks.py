@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from dkim.maintenance import dkim_keys_rotate_due
 from dkim.models import DkimKey
-from dkim.services import dkim_key_activate, dkim_key_generate, dkim_keys_rotate_due
+from dkim.services import dkim_key_activate, dkim_key_generate
 from dkim.tasks import dkim_keys_maintain_task
 from tests.dkim.conftest import publish
 
