@@ -47,7 +47,12 @@ class SigningKey:
 
 
 def signing_keys() -> list[SigningKey]:
-    """Every active key of every enabled hosted domain, by domain and algorithm."""
+    """Every active key of every enabled hosted domain, by domain and algorithm.
+
+    Raises domains.crypto.SecretError when a key cannot be decrypted (the
+    encryption key was changed): a signer configuration must not be written
+    without a key the database calls active.
+    """
     rows = (
         DkimKey.objects.filter(state=DkimKey.State.ACTIVE, domain__active=True)
         .select_related("domain")

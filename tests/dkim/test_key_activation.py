@@ -130,3 +130,15 @@ def test_it_keeps_one_active_key_per_algorithm(domain):
         ("ed25519", ed_key.pk),
         ("rsa", new_rsa.pk),
     ]
+
+
+def test_it_asks_the_lookup_monitoring_registered(domain, monkeypatch):
+    from dkim import publication
+    from monitoring.dkim_dns import dkim_keys_served
+
+    assert publication._lookup is dkim_keys_served
+    monkeypatch.setattr(publication, "_lookup", None)
+    rsa_key, _ = dkim_key_generate(domain=domain)
+    with pytest.raises(DkimError, match="No DNS lookup is registered"):
+        dkim_key_activate(key=rsa_key)
+    assert states(rsa_key) == [State.PENDING]
