@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "monitoring",
     "backups",
     "relays",
+    "dkim",
 ]
 
 MIDDLEWARE = [
@@ -191,6 +192,9 @@ CELERY_BEAT_SCHEDULE = {
     "backups: prune when due": _every(3600, "backups.tasks.backup_prune_task"),
     "backups: check when due": _every(3600, "backups.tasks.backup_check_task"),
     "backups: restore drill when due": _every(3600, "backups.tasks.restore_drill_task"),
+    "dkim: activate published keys, retire old ones": _every(
+        3600, "dkim.tasks.dkim_keys_maintain_task"
+    ),
 }
 # This worker's mail host: set on each mail host (docs/workers.md). The
 # worker then registers the host, consumes the queue of that name and does
@@ -327,14 +331,24 @@ MAILPANEL_SUBMISSION_TARGETS = env.list(
     "MAILPANEL_SUBMISSION_TARGETS", default=["smtp.gmail.com:587"]
 )
 MAILPANEL_SMTP_TEST_TIMEOUT = env.float("MAILPANEL_SMTP_TEST_TIMEOUT", default=10.0)
-# DKIM public keys to compare with DNS: DIR/DOMAIN.SELECTOR.pub (PEM). Empty:
-# no keys, no DKIM comparison (the record is still reported when present).
+# A directory of DKIM key files on the mail hosts, backed up with the
+# configuration when set. The keys themselves live in the database (dkim).
 MAILPANEL_DKIM_KEY_DIR = env("MAILPANEL_DKIM_KEY_DIR", default="")
-MAILPANEL_DKIM_SELECTOR = env("MAILPANEL_DKIM_SELECTOR", default="mail")
 # Check runs older than this are deleted by the daily task.
 MAILPANEL_MONITORING_HISTORY_DAYS = env.int(
     "MAILPANEL_MONITORING_HISTORY_DAYS", default=90
 )
+
+# --- DKIM keys ------------------------------------------------------------------
+# Generated or imported in the admin (or manage.py dkim), encrypted with
+# MAILPANEL_SECRET_ENCRYPTION_KEY; docs/dkim.md.
+
+# Days a replaced key stays published after its successor is activated, so
+# that mail signed before the switch still verifies.
+MAILPANEL_DKIM_OVERLAP_DAYS = env.int("MAILPANEL_DKIM_OVERLAP_DAYS", default=7)
+# Beat rotates keys that have been active this many days (365: yearly). The
+# new keys wait for their records in DNS. 0: never on its own.
+MAILPANEL_DKIM_ROTATE_DAYS = env.int("MAILPANEL_DKIM_ROTATE_DAYS", default=0)
 
 # --- Mailbox owners' portal ----------------------------------------------------
 # /account/: owners log in with their mail address and mailbox password

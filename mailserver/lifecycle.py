@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailserver import maildirs
-from mailserver.hosts import mailhost_queues
+from mailserver.hosts import mailhost_queues, mailserver_config_changed
 from mailserver.models import MaildirJob
 from mailserver.outbox import outbox_enqueue, waiting_args
 
@@ -149,6 +149,17 @@ def vacation_changed(*, mailbox) -> None:
     the outbox sends the tasks after commit.
     """
     _vacation_syncs_queue([mailbox.pk], mailhost_queues())
+
+
+def dkim_keys_changed() -> None:
+    """A DKIM key was activated, retired or deleted: every mail host renders
+    its signing keys again and reloads (docs/dkim.md).
+
+    Called by dkim.services inside its transaction: the configuration version
+    is bumped and one reload per host goes through the outbox after commit,
+    as for any other change of the rendered configuration.
+    """
+    mailserver_config_changed()
 
 
 def lookups_rebuilt() -> None:

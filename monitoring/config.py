@@ -8,13 +8,15 @@ the benchmark can also build by hand.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
 
 from domains.models import Domain
+from monitoring.dkim_dns import PublishedKey, published_keys_by_domain
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,8 @@ class MonitorConfig:
     port25_targets: tuple[str, ...] = ()
     submission_targets: tuple[str, ...] = ()
     smtp_timeout: float = 10.0
-    dkim_key_dir: str = ""
-    dkim_selector: str = "mail"
+    # Each domain's keys whose records belong in DNS (dkim), by domain name.
+    dkim_keys: Mapping[str, tuple[PublishedKey, ...]] = field(default_factory=dict)
     main_cf: str = ""
 
     @classmethod
@@ -57,8 +59,7 @@ class MonitorConfig:
             port25_targets=tuple(settings.MAILPANEL_PORT25_TARGETS),
             submission_targets=tuple(settings.MAILPANEL_SUBMISSION_TARGETS),
             smtp_timeout=settings.MAILPANEL_SMTP_TEST_TIMEOUT,
-            dkim_key_dir=settings.MAILPANEL_DKIM_KEY_DIR,
-            dkim_selector=settings.MAILPANEL_DKIM_SELECTOR,
+            dkim_keys=published_keys_by_domain(),
             main_cf=str(Path(postfix_dir) / "main.cf"),
         )
         return replace(config, **overrides)  # type: ignore[arg-type]
@@ -72,19 +73,6 @@ class MonitorConfig:
         if value.startswith("["):
             return value[1:].partition("]")[0]
         return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-    def dkim_public_key(self, domain: str) -> str:
-        """The base64 public key the server signs ``domain`` with, or ""."""
-        if not self.dkim_key_dir:
-            return ""
-        path = Path(self.dkim_key_dir) / f"{domain}.{self.dkim_selector}.pub"
-        try:
-            text = path.read_text()
-        except OSError:
-            return ""
-        return "".join(
-            line.strip() for line in text.splitlines() if "-----" not in line
-        )
 
 
 def default_relay_host() -> str:

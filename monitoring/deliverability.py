@@ -1,9 +1,10 @@
 """DNS checks that decide whether other servers accept our mail.
 
-Per hosted domain: MX, SPF, DKIM, DMARC, and MTA-STS / TLS-RPT as
-information. For the host: each sending address's PTR must name the HELO name,
-and that name must resolve back to the address (forward-confirmed reverse DNS),
-which large providers require. A lookup that fails makes a finding "cannot
+Per hosted domain: MX, SPF, DKIM (monitoring.dkim_dns, against the keys in
+the database), DMARC, and MTA-STS / TLS-RPT as information. For the host:
+each sending address's PTR must name the HELO name, and that name must
+resolve back to the address (forward-confirmed reverse DNS), which large
+providers require. A lookup that fails makes a finding "cannot
 check", never a pass or a fail.
 """
 
@@ -15,7 +16,9 @@ import ipaddress
 import dns.asyncresolver
 import dns.reversename
 
+from monitoring.answers import tags
 from monitoring.config import MonitorConfig
+from monitoring.dkim_dns import dkim_check
 from monitoring.findings import Finding, Severity
 from monitoring.resolver import Lookup, Status, lookup
 from monitoring.spf import MAX_LOOKUPS, spf_check
@@ -169,56 +172,6 @@ async def spf_domain_check(
     )
 
 
-async def dkim_check(
-    resolver: dns.asyncresolver.Resolver, domain: str, *, selector: str, key: str
-) -> Finding:
-    name = f"{selector}._domainkey.{domain}"
-    result = await lookup(resolver, name, "TXT")
-    if not result.status.answered:
-        return _unknown("dkim", domain, result)
-    records = [v for v in result.values if "p=" in v.replace(" ", "")]
-    if not key:
-        if records:
-            return Finding("dkim", domain, Severity.INFO, f"{name} has a DKIM record.")
-        return Finding(
-            "dkim",
-            domain,
-            Severity.INFO,
-            f"No DKIM key is set up for {domain}; Gmail and Yahoo expect signed mail.",
-            "Generate a DKIM key, sign outgoing mail with it and publish its "
-            f"record at {name}.",
-        )
-    record = f"v=DKIM1; k=rsa; p={key}"
-    if not records:
-        return Finding(
-            "dkim",
-            domain,
-            Severity.CRITICAL,
-            f"The server signs {domain}'s mail with a DKIM key whose record "
-            f"{name} is missing: receivers fail the signatures.",
-            f"Publish the TXT record “{record}” at {name}.",
-        )
-    published = {_dkim_tags(r).get("p", "") for r in records}
-    if key not in published:
-        return Finding(
-            "dkim",
-            domain,
-            Severity.CRITICAL,
-            f"The DKIM record at {name} does not match the key the server signs "
-            "with: receivers fail the signatures.",
-            f"Replace it with “{record}”.",
-        )
-    return Finding("dkim", domain, Severity.OK, f"{name} matches the signing key.")
-
-
-def _dkim_tags(record: str) -> dict[str, str]:
-    tags = {}
-    for part in record.split(";"):
-        name, _, value = part.partition("=")
-        tags[name.strip().lower()] = "".join(value.split())
-    return tags
-
-
 async def dmarc_check(resolver: dns.asyncresolver.Resolver, domain: str) -> Finding:
     name = f"_dmarc.{domain}"
     result = await lookup(resolver, name, "TXT")
@@ -246,7 +199,7 @@ async def dmarc_check(resolver: dns.asyncresolver.Resolver, domain: str) -> Find
             f"{domain} has {len(records)} DMARC records; receivers ignore them all.",
             "Keep exactly one.",
         )
-    policy = _dkim_tags(records[0]).get("p", "")
+    policy = tags(records[0]).get("p", "")
     if policy not in ("none", "quarantine", "reject"):
         return Finding(
             "dmarc",
@@ -336,37 +289,32 @@ async def domain_checks(
     targets: Targets,
 ) -> list[Finding]:
     senders = targets.relay_addresses or targets.addresses
-    return list(
-        await asyncio.gather(
-            mx_check(resolver, domain, helo=config.helo, addresses=targets.addresses),
-            spf_domain_check(resolver, domain, senders=senders),
-            dkim_check(
-                resolver,
-                domain,
-                selector=config.dkim_selector,
-                key=config.dkim_public_key(domain),
-            ),
-            dmarc_check(resolver, domain),
-            _info_record(
-                resolver,
-                domain,
-                check="mta-sts",
-                name=f"_mta-sts.{domain}",
-                prefix="v=stsv1",
-                what="an MTA-STS policy",
-                purpose="make senders insist on TLS",
-            ),
-            _info_record(
-                resolver,
-                domain,
-                check="tls-rpt",
-                name=f"_smtp._tls.{domain}",
-                prefix="v=tlsrptv1",
-                what="a TLS-RPT address",
-                purpose="receive reports of TLS failures",
-            ),
-        )
+    mx, spf, dkim, *others = await asyncio.gather(
+        mx_check(resolver, domain, helo=config.helo, addresses=targets.addresses),
+        spf_domain_check(resolver, domain, senders=senders),
+        # One finding per published key (or one saying there is none).
+        dkim_check(resolver, domain, keys=config.dkim_keys.get(domain, ())),
+        dmarc_check(resolver, domain),
+        _info_record(
+            resolver,
+            domain,
+            check="mta-sts",
+            name=f"_mta-sts.{domain}",
+            prefix="v=stsv1",
+            what="an MTA-STS policy",
+            purpose="make senders insist on TLS",
+        ),
+        _info_record(
+            resolver,
+            domain,
+            check="tls-rpt",
+            name=f"_smtp._tls.{domain}",
+            prefix="v=tlsrptv1",
+            what="a TLS-RPT address",
+            purpose="receive reports of TLS failures",
+        ),
     )
+    return [mx, spf, *dkim, *others]
 
 
 async def deliverability_check(

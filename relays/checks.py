@@ -6,7 +6,7 @@ from typing import Any
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
-from relays import crypto
+from domains import crypto
 
 
 @register(Tags.security)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from relays.crypto import SecretError
+from domains.crypto import SecretError
 from relays.models import RelayHost
 
 logger = logging.getLogger(__name__)

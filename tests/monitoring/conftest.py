@@ -85,7 +85,6 @@ def monitor_settings(settings, dns, tmp_path):
     settings.MAILPANEL_PORT25_TARGETS = []
     settings.MAILPANEL_SUBMISSION_TARGETS = []
     settings.MAILPANEL_POSTFIX_DIR = str(tmp_path)
-    settings.MAILPANEL_DKIM_KEY_DIR = ""
     return settings
 
 

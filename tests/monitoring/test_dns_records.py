@@ -1,8 +1,8 @@
-"""MX, DKIM, DMARC, MTA-STS and TLS-RPT checks over real DNS."""
+"""MX, DMARC, MTA-STS and TLS-RPT checks over real DNS (DKIM: test_dkim_dns)."""
 
 import asyncio
 
-from monitoring.deliverability import _info_record, dkim_check, dmarc_check, mx_check
+from monitoring.deliverability import _info_record, dmarc_check, mx_check
 from monitoring.findings import Severity
 
 HELO = "mail.example.org"
@@ -42,27 +42,6 @@ def test_it_reports_a_missing_mx(dns, resolver):
     finding = run(mx_check(resolver, "example.org", helo=HELO, addresses=[]))
     assert finding.severity is Severity.CRITICAL
     assert f"MX 10 {HELO}." in finding.advice
-
-
-def test_it_matches_the_dkim_record_with_the_signing_key(dns, resolver):
-    dns.add("mail._domainkey.example.org", "TXT", '"v=DKIM1; k=rsa; p=MIIBkey"')
-    ok = run(dkim_check(resolver, "example.org", selector="mail", key="MIIBkey"))
-    bad = run(dkim_check(resolver, "example.org", selector="mail", key="MIIBother"))
-    assert ok.severity is Severity.OK
-    assert bad.severity is Severity.CRITICAL
-    assert "p=MIIBother" in bad.advice
-
-
-def test_it_reports_a_missing_dkim_record_for_an_existing_key(dns, resolver):
-    dns.add("example.org", "A", "203.0.113.25")
-    finding = run(dkim_check(resolver, "example.org", selector="mail", key="K"))
-    assert finding.severity is Severity.CRITICAL
-
-
-def test_it_only_informs_about_dkim_without_keys(dns, resolver):
-    dns.add("example.org", "A", "203.0.113.25")
-    finding = run(dkim_check(resolver, "example.org", selector="mail", key=""))
-    assert finding.severity is Severity.INFO
 
 
 def test_it_reports_a_missing_dmarc_record(dns, resolver):

@@ -1,13 +1,18 @@
-"""Relay passwords at rest: Fernet tokens under keys from the environment.
+"""Secrets at rest: Fernet tokens under keys from the environment.
 
-Postfix needs each relay password in plain text, so it cannot be hashed; the
-database holds only a Fernet token (AES-128-CBC plus HMAC-SHA256, from the
+Some secrets must be given back in plain text, so they cannot be hashed:
+Postfix needs each relay password (relays), rspamd each DKIM private key
+(dkim). The database holds only a Fernet token (AES-128-CBC plus HMAC-SHA256, from the
 maintained ``cryptography`` package) and the key lives outside the database,
 in ``MAILPANEL_SECRET_ENCRYPTION_KEY`` (or ``..._FILE``). A stolen dump or
-backup of the database alone does not give the passwords away.
+backup of the database alone does not give the secrets away, while a backup
+restored with the key (and every mail host holding it) has them all.
+
+Here, in the app every other one may use, so that no app has to import
+another (relays, dkim) for it.
 
 The setting is a comma-separated list: the first key encrypts, every key
-decrypts (``MultiFernet``), so a key can be rotated without losing a password.
+decrypts (``MultiFernet``), so a key can be rotated without losing a secret.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ def _box() -> MultiFernet:
     keys = configured_keys()
     if not keys:
         raise ImproperlyConfigured(
-            "MAILPANEL_SECRET_ENCRYPTION_KEY is not set, so relay passwords cannot "
-            "be stored (docs/relay-hosts.md, Setting up)."
+            "MAILPANEL_SECRET_ENCRYPTION_KEY is not set, so relay passwords and "
+            "DKIM keys cannot be stored (docs/relay-hosts.md, Setting up)."
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])
@@ -50,13 +55,14 @@ def encrypt(plaintext: str) -> str:
     return _box().encrypt(plaintext.encode()).decode("ascii")
 
 
-def decrypt(token: str) -> str:
+def decrypt(token: str, *, what: str = "password") -> str:
+    """The plain text of ``token``; ``what`` names the secret in the error."""
     try:
         return _box().decrypt(token.encode("ascii")).decode()
     except InvalidToken:
         # Never the token or anything derived from it in the message.
         raise SecretError(
-            "the stored password cannot be decrypted with "
+            f"the stored {what} cannot be decrypted with "
             "MAILPANEL_SECRET_ENCRYPTION_KEY (was the key changed?); enter it again"
         ) from None
 
