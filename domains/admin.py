@@ -30,6 +30,7 @@ from domains.models import (
     Mailbox,
     SendAsIdentity,
 )
+from domains.secrets import SecretFieldsAdminMixin
 
 
 def _format_bytes(value: int | None) -> str:
@@ -75,7 +76,7 @@ class DomainAliasInline(admin.TabularInline):
 
 
 @admin.register(Domain)
-class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
+class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin):
     list_display = [
         "display_name",
         "active",
@@ -201,7 +202,9 @@ class SendAsIdentityInline(admin.TabularInline):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
+class MailboxAdmin(
+    SecretFieldsAdminMixin, ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin
+):
     list_display = [
         "address",
         "name",
@@ -355,7 +358,7 @@ class AliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Forward)
-class ForwardAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
+class ForwardAdmin(SecretFieldsAdminMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["mailbox", "destination_display", "keep_copy", "active"]
     list_filter = ["active", "keep_copy"]
     list_select_related = ["mailbox__domain"]
@@ -368,7 +371,9 @@ class ForwardAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(SendAsIdentity)
-class SendAsIdentityAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
+class SendAsIdentityAdmin(
+    SecretFieldsAdminMixin, RowByRowDeleteMixin, admin.ModelAdmin
+):
     list_display = ["address", "mailbox"]
     list_select_related = ["mailbox__domain"]
     search_fields = ["address", "mailbox__local_part", "mailbox__domain__name"]
