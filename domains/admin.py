@@ -14,7 +14,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
 
 from domains import services
 from domains.forms import (
@@ -310,6 +312,12 @@ class MailboxAdmin(
             ),
         )
 
+    # Error reports (mailed to ADMINS with DEBUG off) show stars instead.
+    @method_decorator(sensitive_post_parameters("password1", "password2"))
+    def add_view(self, request: HttpRequest, form_url="", extra_context=None):
+        return super().add_view(request, form_url, extra_context)
+
+    @method_decorator(sensitive_post_parameters("password1", "password2"))
     def set_password_view(self, request: HttpRequest, id: str) -> HttpResponse:
         mailbox = get_object_or_404(
             Mailbox.objects.select_related("domain"), pk=unquote(id)
