@@ -223,6 +223,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "static"))
 
+# The panel's address as people reach it, scheme and host only
+# ("https://mail.example.org"). Links sent by mail (password resets) are built
+# from it, never from the request's Host header, which the client chooses.
+# `make run` sets http://HOST:PORT. Empty outside DEBUG: no reset mail is sent.
+MAILPANEL_BASE_URL = env(
+    "MAILPANEL_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else ""
+)
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mailpanel")
+os.environ.setdefault("MAILPANEL_BASE_URL", "https://panel.example.test")
 
 from mailpanel.settings import *  # noqa: E402, F403
 
