@@ -19,6 +19,8 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from domains import services
+from domains.addresses import display_domain
+from domains.confusables import mixed_script_labels
 from domains.forms import (
     ConfirmDomainDeleteForm,
     MailboxCreationForm,
@@ -43,6 +45,22 @@ def _format_bytes(value: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return str(value)
+
+
+def warn_mixed_scripts(model_admin, request: HttpRequest, name: str) -> None:
+    """Warn, without refusing, about a name that may pass for another one.
+
+    A label mixing scripts (UTS #39, domains.confusables) is how a homograph
+    such as a Cyrillic "а" in example.test is made; real names do it rarely.
+    """
+    for label, scripts in mixed_script_labels(name):
+        model_admin.message_user(
+            request,
+            f"{display_domain(name)} ({name}): the label “{label}” mixes "
+            f"{' and '.join(sorted(scripts))} letters, so it can pass for "
+            "another name. It is saved; check that it is the name you meant.",
+            messages.WARNING,
+        )
 
 
 class ActivateActionsMixin:
@@ -127,6 +145,17 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
             )
         )
 
+    def save_model(self, request: HttpRequest, obj: Domain, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        warn_mixed_scripts(self, request, obj.name)
+
+    def save_formset(self, request: HttpRequest, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        changed = [obj for obj, _ in formset.changed_objects]
+        for alias in [*formset.new_objects, *changed]:
+            if isinstance(alias, DomainAlias):
+                warn_mixed_scripts(self, request, alias.name)
+
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
         # Deleting a domain is only offered with explicit confirmation.
@@ -188,6 +217,10 @@ class DomainAliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdm
     list_select_related = ["target"]
     search_fields = ["name", "target__name"]
     autocomplete_fields = ["target"]
+
+    def save_model(self, request: HttpRequest, obj: DomainAlias, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        warn_mixed_scripts(self, request, obj.name)
 
 
 class ForwardInline(admin.StackedInline):
