@@ -47,6 +47,8 @@ services:
 # --- Quick start -----------------------------------------------------------------
 
 run: export DEBUG := true
+# Links in mail (password resets) point here, unless the environment says otherwise.
+run: export MAILPANEL_BASE_URL ?= http://$(HOST):$(PORT)
 run:
 	scripts/bootstrap.sh --redis --requirements requirements.txt
 	mkdir -p var

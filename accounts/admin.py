@@ -1,13 +1,34 @@
-"""The audit log in the admin: read-only, for operators to look things up."""
+"""The audit log, and Django's users and groups, in the admin."""
 
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from accounts.models import AuditEvent
+from domains.secrets import SecretFieldsAdminMixin
+
+# Django's own admins for them, with the password hash kept out of every
+# lookup, ordering and search (domains.secrets); UserAdmin alone only refuses
+# lookups that start with "password".
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(SecretFieldsAdminMixin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(SecretFieldsAdminMixin, auth_admin.GroupAdmin):
+    pass
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+    """Read-only, for operators to look things up."""
+
     list_display = ["created", "address", "action", "actor", "ip_address"]
     list_filter = ["action", "created"]
     search_fields = ["address", "actor", "ip_address"]

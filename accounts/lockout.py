@@ -1,4 +1,16 @@
-"""Login rate limiting for mailbox owners, with django-axes.
+"""Login rate limiting for the admin and the portal, with django-axes.
+
+Two realms count apart: the admin (Django users, through ``authenticate()``)
+and the portal (mailbox owners). In each, failures are counted per name and
+client IP (``AXES_FAILURE_LIMIT``) and per client IP alone, with a higher
+limit (``MAILPANEL_LOGIN_IP_FAILURE_LIMIT``). So a stranger elsewhere cannot
+lock anyone out, not even by guessing at the portal with the superuser's
+name, while one address guessing one password or many names is stopped.
+
+Axes stores the name with its realm (``admin:root``,
+``portal:alice@example.org``), through ``counted_username()``
+(``AXES_USERNAME_CALLABLE``); ``LoginLockoutHandler`` (``AXES_HANDLER``)
+keeps each counter within its realm and gives each its own limit.
 
 Owners are not Django users, so Django's ``authenticate()`` (where Axes
 usually hooks in) never sees them. The portal asks Axes directly instead:
@@ -9,20 +21,33 @@ the address goes into the credentials, so Axes never sees a password.
 
 import math
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import (
     get_client_ip_address,
+    get_client_username,
     get_cool_off,
     get_failure_limit,
+    get_lockout_parameters,
     get_lockout_response,
 )
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from domains.addresses import normalize_address
+
+ADMIN = "admin"
+PORTAL = "portal"
+REALMS = (ADMIN, PORTAL)
+# The credentials key naming the realm; a login without it is the admin's.
+REALM_KEY = "mailpanel_realm"
+# AccessAttempt.username's length.
+_MAX_COUNTED = 255
 
 
 def login_key(address: str) -> str:
@@ -34,11 +59,102 @@ def login_key(address: str) -> str:
 
 
 def _credentials(address: str) -> dict[str, str]:
-    return {"username": login_key(address)}
+    return {"username": login_key(address), REALM_KEY: PORTAL}
+
+
+def counted_username(request: HttpRequest, credentials: dict | None) -> str:
+    """``AXES_USERNAME_CALLABLE``: the name with its realm, ``admin:root``.
+
+    Django's ``authenticate()`` passes the form's credentials, so every
+    Django user's login is the admin's; the portal names its realm.
+    """
+    if credentials is None:
+        # Axes' own fallback, for lockout pages drawn after the fact.
+        data = getattr(request, "data", request.POST)
+        credentials = {"username": data.get(settings.AXES_USERNAME_FORM_FIELD)}
+    realm = credentials.get(REALM_KEY, ADMIN)
+    name = credentials.get(settings.AXES_USERNAME_FORM_FIELD) or ""
+    return f"{realm}:{name}"[:_MAX_COUNTED]
+
+
+def _realm(counted: str | None) -> str:
+    realm, _, _ = (counted or "").partition(":")
+    return realm if realm in REALMS else ADMIN
+
+
+def ip_failure_limit() -> int:
+    """Failures from one client IP, whatever the names, before it is locked."""
+    return settings.MAILPANEL_LOGIN_IP_FAILURE_LIMIT
+
+
+class LoginLockoutHandler(AxesDatabaseHandler):
+    """Axes' database handler, with each counter kept to its realm and a
+    higher limit for the client IP alone.
+
+    Axes keeps a row of failures per (name, IP, user agent) and counts, for
+    each entry of ``AXES_LOCKOUT_PARAMETERS``, the rows it selects:
+    ``["username", "ip_address"]`` those of this name from this IP,
+    ``"ip_address"`` every row of this IP. Here only rows of the login's own
+    realm count, and the IP's count has its own limit.
+    """
+
+    def filter_user_attempts(
+        self, request: HttpRequest, credentials: dict | None = None
+    ) -> list[QuerySet]:
+        prefix = _realm(get_client_username(request, credentials)) + ":"
+        return [
+            attempts.filter(username__startswith=prefix)
+            for attempts in super().filter_user_attempts(request, credentials)
+        ]
+
+    def get_failures(
+        self, request: HttpRequest, credentials: dict | None = None
+    ) -> int:
+        """The failures, in units of ``AXES_FAILURE_LIMIT``, of the fullest counter.
+
+        Axes compares this one number with ``AXES_FAILURE_LIMIT`` (to refuse
+        a login, and to lock out after a failure). Each count is scaled from
+        its own limit to that one, so the number reaches the limit exactly
+        when some counter reaches its own.
+        """
+        limit = get_failure_limit(request, credentials)
+        counters = zip(
+            get_lockout_parameters(request, credentials),
+            self.get_user_attempts(request, credentials),
+            strict=True,
+        )
+        failures = 0
+        for parameter, attempts in counters:
+            count = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            own_limit = ip_failure_limit() if parameter == "ip_address" else limit
+            failures = max(failures, count * limit // own_limit)
+        return failures
+
+    def reset_attempts(
+        self,
+        *,
+        ip_address: str | None = None,
+        username: str | None = None,
+        ip_or_username: bool = False,
+    ) -> int:
+        """As Axes' (``manage.py axes_reset_username``), with names as operators
+        know them: ``admin`` resets ``admin:admin`` and ``portal:admin``."""
+        names = [username, *(f"{realm}:{username}" for realm in REALMS)]
+        attempts = AccessAttempt.objects.all()
+        if ip_or_username:
+            attempts = attempts.filter(Q(ip_address=ip_address) | Q(username__in=names))
+        else:
+            if ip_address:
+                attempts = attempts.filter(ip_address=ip_address)
+            if username:
+                attempts = attempts.filter(username__in=names)
+        count, _ = attempts.delete()
+        return count
 
 
 def login_allowed(request: HttpRequest, address: str) -> bool:
-    """False while the client's IP or this address is locked out."""
+    """False while this address, or the portal as a whole, is locked for the
+    client's IP."""
     return AxesProxyHandler.is_allowed(request, _credentials(address))
 
 
@@ -62,7 +178,6 @@ def lockout_page(
     """The lockout page in minutes, for people; Axes' own says "PT15M"."""
     cool_off = get_cool_off(request)
     context = {
-        "failure_limit": get_failure_limit(request, credentials),
         "minutes": math.ceil(cool_off.total_seconds() / 60) if cool_off else None,
     }
     return render(

@@ -12,7 +12,6 @@ request ever writes into the vmail tree.
 
 import logging
 import smtplib
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
@@ -107,13 +107,22 @@ def recovery_address_set(
     return recovery
 
 
-def password_reset_request(
-    *, address: str, ip_address: str | None, link: Callable[[str, str], str]
-) -> None:
+def absolute_url(path: str) -> str | None:
+    """``path`` on ``MAILPANEL_BASE_URL``, for links sent by mail; None if unset.
+
+    Never from the request: its Host header (or X-Forwarded-Host) is the
+    client's choice, and a reset link to the attacker's host hands them the
+    token.
+    """
+    base = settings.MAILPANEL_BASE_URL.rstrip("/")
+    return base + path if base else None
+
+
+def password_reset_request(*, address: str, ip_address: str | None) -> None:
     """Mail a reset link to the mailbox's recovery address, if it has one.
 
     Says nothing either way: the caller shows the same page whether or not
-    ``address`` is a mailbox. ``link(uidb64, token)`` makes the absolute URL.
+    ``address`` is a mailbox.
     """
     try:
         local_part, domain = split_address(address)
@@ -127,15 +136,24 @@ def password_reset_request(
     )
     if mailbox is None:
         return
+    if absolute_url("/") is None:
+        logger.warning(
+            "Reset mail for mailbox %s not sent: MAILPANEL_BASE_URL is not set.",
+            mailbox.pk,
+        )
+        return
     if not cache.add(f"accounts:reset-mail:{mailbox.pk}", 1, RESET_MAIL_INTERVAL):
         logger.info(
             "Reset mail for mailbox %s not sent: one was sent recently.", mailbox.pk
         )
         return
     uidb64 = urlsafe_base64_encode(force_bytes(mailbox.pk))
+    token = reset_tokens.make_token(mailbox)
     context = {
         "mailbox": mailbox,
-        "link": link(uidb64, reset_tokens.make_token(mailbox)),
+        "link": absolute_url(
+            reverse("accounts:password_reset_confirm", args=[uidb64, token])
+        ),
         "minutes": settings.MAILPANEL_PORTAL_RESET_TIMEOUT // 60,
     }
     audit_event_record(

@@ -108,12 +108,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
 def password_reset(request: HttpRequest) -> HttpResponse:
     form = PasswordResetRequestForm(data=_post(request))
     if form.is_valid():
+        # The link is built from MAILPANEL_BASE_URL, not from this request.
         services.password_reset_request(
             address=form.cleaned_data["username"],
             ip_address=lockout.client_ip(request),
-            link=lambda uidb64, token: request.build_absolute_uri(
-                reverse("accounts:password_reset_confirm", args=[uidb64, token])
-            ),
         )
         return redirect("accounts:password_reset_sent")
     return render(request, "accounts/password_reset.html", {"form": form})

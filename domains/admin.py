@@ -14,9 +14,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
 
 from domains import services
+from domains.addresses import display_domain
+from domains.confusables import mixed_script_labels
 from domains.forms import (
     ConfirmDomainDeleteForm,
     MailboxCreationForm,
@@ -30,6 +34,7 @@ from domains.models import (
     Mailbox,
     SendAsIdentity,
 )
+from domains.secrets import SecretFieldsAdminMixin
 
 
 def _format_bytes(value: int | None) -> str:
@@ -40,6 +45,22 @@ def _format_bytes(value: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return str(value)
+
+
+def warn_mixed_scripts(model_admin, request: HttpRequest, name: str) -> None:
+    """Warn, without refusing, about a name that may pass for another one.
+
+    A label mixing scripts (UTS #39, domains.confusables) is how a homograph
+    such as a Cyrillic "а" in example.test is made; real names do it rarely.
+    """
+    for label, scripts in mixed_script_labels(name):
+        model_admin.message_user(
+            request,
+            f"{display_domain(name)} ({name}): the label “{label}” mixes "
+            f"{' and '.join(sorted(scripts))} letters, so it can pass for "
+            "another name. It is saved; check that it is the name you meant.",
+            messages.WARNING,
+        )
 
 
 class ActivateActionsMixin:
@@ -75,7 +96,7 @@ class DomainAliasInline(admin.TabularInline):
 
 
 @admin.register(Domain)
-class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
+class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin):
     list_display = [
         "display_name",
         "active",
@@ -123,6 +144,17 @@ class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
                 _alias_count=Coalesce(Subquery(aliases), 0),
             )
         )
+
+    def save_model(self, request: HttpRequest, obj: Domain, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        warn_mixed_scripts(self, request, obj.name)
+
+    def save_formset(self, request: HttpRequest, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        changed = [obj for obj, _ in formset.changed_objects]
+        for alias in [*formset.new_objects, *changed]:
+            if isinstance(alias, DomainAlias):
+                warn_mixed_scripts(self, request, alias.name)
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
@@ -186,6 +218,10 @@ class DomainAliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdm
     search_fields = ["name", "target__name"]
     autocomplete_fields = ["target"]
 
+    def save_model(self, request: HttpRequest, obj: DomainAlias, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        warn_mixed_scripts(self, request, obj.name)
+
 
 class ForwardInline(admin.StackedInline):
     model = Forward
@@ -201,7 +237,9 @@ class SendAsIdentityInline(admin.TabularInline):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
+class MailboxAdmin(
+    SecretFieldsAdminMixin, ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin
+):
     list_display = [
         "address",
         "name",
@@ -307,6 +345,12 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
             ),
         )
 
+    # Error reports (mailed to ADMINS with DEBUG off) show stars instead.
+    @method_decorator(sensitive_post_parameters("password1", "password2"))
+    def add_view(self, request: HttpRequest, form_url="", extra_context=None):
+        return super().add_view(request, form_url, extra_context)
+
+    @method_decorator(sensitive_post_parameters("password1", "password2"))
     def set_password_view(self, request: HttpRequest, id: str) -> HttpResponse:
         mailbox = get_object_or_404(
             Mailbox.objects.select_related("domain"), pk=unquote(id)
@@ -355,7 +399,7 @@ class AliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Forward)
-class ForwardAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
+class ForwardAdmin(SecretFieldsAdminMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["mailbox", "destination_display", "keep_copy", "active"]
     list_filter = ["active", "keep_copy"]
     list_select_related = ["mailbox__domain"]
@@ -368,7 +412,9 @@ class ForwardAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(SendAsIdentity)
-class SendAsIdentityAdmin(RowByRowDeleteMixin, admin.ModelAdmin):
+class SendAsIdentityAdmin(
+    SecretFieldsAdminMixin, RowByRowDeleteMixin, admin.ModelAdmin
+):
     list_display = ["address", "mailbox"]
     list_select_related = ["mailbox__domain"]
     search_fields = ["address", "mailbox__local_part", "mailbox__domain__name"]

@@ -6,3 +6,6 @@ class DomainsConfig(AppConfig):
 
     name = "domains"
     verbose_name = "Mail domains"
+
+    def ready(self) -> None:
+        from domains import secrets  # noqa: F401  (registers the checks)

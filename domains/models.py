@@ -232,6 +232,9 @@ class Mailbox(LookupSyncMixin):
     updated = models.DateTimeField(auto_now=True)
     password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Never looked up, sorted or searched in the admin (domains.secrets).
+    secret_fields = ("password",)
+
     class Meta:
         ordering = ["domain__name", "local_part"]
         verbose_name_plural = "mailboxes"

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import argon2
 import bcrypt
@@ -225,3 +226,25 @@ def needs_rehash(stored: str, scheme: str | None = None) -> bool:
         or params.time_cost < wanted.time_cost
         or params.memory_cost < wanted.memory_cost
     )
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(scheme: str, *costs: int) -> str:
+    # Keyed by the costs too, so a changed setting gets a dummy of its own.
+    return hash_password("not-a-mailbox-password", scheme=scheme)
+
+
+def dummy_verify(password: str) -> None:
+    """Spend what verifying ``password`` against a new hash costs, learn nothing.
+
+    For logins that must not tell by their duration whether the account
+    exists or how old its hash is: the verification runs against a hash of
+    the configured scheme at the configured costs, made once per process.
+    """
+    scheme = _scheme_or_setting(None)
+    costs = (
+        _cost("MAILPANEL_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST),
+        _cost("MAILPANEL_ARGON2_MEMORY_COST", DEFAULT_ARGON2_MEMORY_COST),
+        _bcrypt_rounds(),
+    )
+    verify_password(password, _dummy_hash(scheme, *costs))

@@ -227,6 +227,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "static"))
 
+# The panel's address as people reach it, scheme and host only
+# ("https://mail.example.org"). Links sent by mail (password resets) are built
+# from it, never from the request's Host header, which the client chooses.
+# `make run` sets http://HOST:PORT. Empty outside DEBUG: no reset mail is sent.
+MAILPANEL_BASE_URL = env(
+    "MAILPANEL_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else ""
+)
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
@@ -357,18 +365,30 @@ MAILPANEL_DKIM_ROTATE_DAYS = env.int("MAILPANEL_DKIM_ROTATE_DAYS", default=0)
 
 # Admin logins go through Django's authenticate(), which the Axes backend stops
 # while a client is locked out; owner logins report to Axes directly
-# (accounts.lockout), so both share one failure count per address and IP.
+# (accounts.lockout). The two count apart, each per name and client IP, and
+# per client IP alone with a higher limit (docs/admin.md, docs/portal.md).
 AUTHENTICATION_BACKENDS = [
     "accounts.backends.AxesAdminBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
+# Names are counted with their realm ("admin:root", "portal:alice@example.org").
+AXES_USERNAME_CALLABLE = "accounts.lockout.counted_username"
+# Failures of one name from one client IP before that pair is locked.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Failures from one client IP, whatever the names, before it is locked; higher,
+# since people behind one NAT share it.
+MAILPANEL_LOGIN_IP_FAILURE_LIMIT = env.int(
+    "MAILPANEL_LOGIN_IP_FAILURE_LIMIT", default=20
+)
 # Hours (a float): failures older than this are forgotten and a lockout ends.
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-# Either an address or a client IP reaching the limit locks: a botnet guessing
-# one mailbox's password is stopped, at the price that anyone can lock a
-# mailbox out of the portal (never out of IMAP/SMTP) for the cool-off time.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# By name and IP together, so that a stranger cannot lock out a known name (the
+# superuser's, a mailbox's) from elsewhere; by IP alone, so that one address
+# trying many names is stopped too. A botnet guessing one name from many
+# addresses is not stopped here: mailbox passwords must resist that anyway,
+# since IMAP and SMTP accept guesses too (Dovecot's auth penalty slows them).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 # A correct password must not wipe an IP's failures: an attacker with one
 # mailbox could otherwise keep guessing others between their own logins.
 AXES_RESET_ON_SUCCESS = False

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 
+from domains.secrets import SecretFieldsAdminMixin
 from mailserver import hosts, outbox
 from mailserver.models import (
     DomainUsage,
@@ -153,7 +154,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaildirJob)
-class MaildirJobAdmin(admin.ModelAdmin):
+class MaildirJobAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "source", "target", "host", "state", "error", "created"]
     list_filter = ["state", "kind", "host"]
     list_select_related = ["host"]
@@ -176,7 +177,7 @@ class MaildirJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(MailboxUsage)
-class MailboxUsageAdmin(admin.ModelAdmin):
+class MailboxUsageAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["mailbox", "domain", "used", "limit", "percent", "updated"]
     list_select_related = ["mailbox__domain"]
     list_filter = ["mailbox__domain"]
@@ -205,7 +206,7 @@ class MailboxUsageAdmin(admin.ModelAdmin):
 
 
 @admin.register(DomainUsage)
-class DomainUsageAdmin(admin.ModelAdmin):
+class DomainUsageAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["name", "mailboxes_measured", "used", "quota_display"]
     search_fields = ["name"]
 

@@ -11,13 +11,14 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from domains.secrets import SecretFieldsAdminMixin
 from relays import services
 from relays.forms import RelayHostForm
 from relays.models import DomainRelay, RelayHost, SenderRelay
 
 
 @admin.register(RelayHost)
-class RelayHostAdmin(admin.ModelAdmin):
+class RelayHostAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     form = RelayHostForm
     list_display = [
         "name",
@@ -84,14 +85,14 @@ class RelayHostAdmin(admin.ModelAdmin):
 
 
 @admin.register(DomainRelay)
-class DomainRelayAdmin(admin.ModelAdmin):
+class DomainRelayAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["domain", "relay", "created"]
     list_select_related = ["domain", "relay"]
     search_fields = ["domain__name"]
 
 
 @admin.register(SenderRelay)
-class SenderRelayAdmin(admin.ModelAdmin):
+class SenderRelayAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["address", "relay", "created"]
     list_select_related = ["relay"]
     search_fields = ["address"]

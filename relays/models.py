@@ -86,6 +86,9 @@ class RelayHost(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    # Never looked up, sorted or searched in the admin (domains.secrets).
+    secret_fields = ("password_encrypted",)
+
     class Meta:
         ordering = ["name"]
         constraints = [

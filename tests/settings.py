@@ -10,6 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mailpanel")
+os.environ.setdefault("MAILPANEL_BASE_URL", "https://panel.example.test")
 
 # Where the panel writes on a mail host, unless the environment says otherwise
 # (the test workers get theirs that way): a directory of the run's own, so a

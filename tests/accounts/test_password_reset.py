@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.utils.encoding import force_bytes
@@ -31,10 +32,10 @@ def request_link(client: Client, address: str = ADDRESS):
 
 
 def sent_link() -> str:
+    """The path of the mailed link, which must start with the configured base."""
     assert len(mail.outbox) == 1
-    match = re.search(
-        r"http://testserver(/account/password/reset/\S+/)", mail.outbox[0].body
-    )
+    base = re.escape(settings.MAILPANEL_BASE_URL.rstrip("/"))
+    match = re.search(base + r"(/account/password/reset/\S+/)\s", mail.outbox[0].body)
     assert match, mail.outbox[0].body
     return match[1]
 
@@ -180,3 +181,37 @@ def test_it_ends_the_owners_other_sessions(browser, recovery, flushed):
     assert owner.get("/account/").status_code == 302
     assert MAILBOX_SESSION_KEY not in owner.session
     assert log_in(Client(), password=PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_HOST": "evil.example:8443"},
+        {"HTTP_X_FORWARDED_HOST": "evil.example", "HTTP_X_FORWARDED_PROTO": "http"},
+    ],
+)
+def test_it_builds_the_link_from_the_base_url_not_the_request(
+    recovery, settings, headers
+):
+    """Whatever host the request names, the link points at the panel."""
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.USE_X_FORWARDED_HOST = True
+    settings.MAILPANEL_BASE_URL = "https://panel.example.org"
+    client = Client(enforce_csrf_checks=True, **headers)
+
+    request_link(client)
+
+    body = mail.outbox[0].body
+    assert "evil" not in body
+    assert "https://panel.example.org/account/password/reset/" in body
+    assert client.get(sent_link()).status_code == 200
+
+
+def test_it_sends_no_link_without_a_base_url(browser, recovery, settings, caplog):
+    settings.MAILPANEL_BASE_URL = ""
+
+    response = request_link(browser)
+
+    assert response.status_code == 302
+    assert mail.outbox == []
+    assert "MAILPANEL_BASE_URL" in caplog.text
