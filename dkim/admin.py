@@ -20,6 +20,7 @@ from dkim import services
 from dkim.forms import DkimGenerateForm, DkimKeyImportForm
 from dkim.keys import txt_strings
 from dkim.models import DkimKey
+from domains.secrets import SecretFieldsAdminMixin
 
 
 def _record_zone_text(key: DkimKey) -> str:
@@ -28,7 +29,7 @@ def _record_zone_text(key: DkimKey) -> str:
 
 
 @admin.register(DkimKey)
-class DkimKeyAdmin(admin.ModelAdmin):
+class DkimKeyAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     form = DkimKeyImportForm
     list_display = [
         "record_name",

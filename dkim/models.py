@@ -57,6 +57,8 @@ class DkimKey(models.Model):
 
     # The states whose record belongs in DNS.
     PUBLISHED = (State.PENDING, State.ACTIVE, State.RETIRING)
+    # Never looked up, sorted or searched in the admin (domains.secrets).
+    secret_fields = ("private_key_encrypted",)
 
     domain = models.ForeignKey(
         Domain, on_delete=models.CASCADE, related_name="dkim_keys"

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
+from domains.secrets import SecretFieldsAdminMixin
 from monitoring.findings import Severity
 from monitoring.models import (
     CheckResult,
@@ -132,7 +133,7 @@ class CheckRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DomainDnsRecords)
-class DomainDnsRecordsAdmin(admin.ModelAdmin):
+class DomainDnsRecordsAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     """The records page of each domain: what to publish, what DNS says now.
 
     The change view is the page itself; it asks DNS (the monitoring resolver)

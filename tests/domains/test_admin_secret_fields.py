@@ -17,6 +17,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.exceptions import SuspiciousOperation
 from django.test import Client, RequestFactory
 
+from dkim.services import dkim_key_generate
 from domains.models import Domain, Mailbox
 from domains.secrets import (
     SecretFieldsAdminMixin,
@@ -24,6 +25,7 @@ from domains.secrets import (
     secret_fields,
 )
 from relays.models import RelayHost
+from tests.dkim.conftest import TEST_KEY as DKIM_TEST_KEY
 from tests.domains.utils import PASSWORD, saved
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +69,12 @@ def test_it_knows_the_secret_fields():
         "domains.Mailbox.password",
         "relays.RelayHost.password_encrypted",
         "auth.User.password",
+        "dkim.DkimKey.private_key_encrypted",
     } <= labels
 
 
 @pytest.fixture
-def rows(db) -> None:
+def rows(db, settings) -> None:
     """Two rows of each model with a secret, so that a filter would show."""
     domain = saved(Domain(name="example.org"))
     for local_part in ("alice", "bob"):
@@ -86,6 +89,9 @@ def rows(db) -> None:
             password_encrypted=f"gAAAAAB-{name}-ciphertext",
         )
     User.objects.create_superuser("root", "root@example.org", "root-pass-12345")
+    # An RSA and an Ed25519 key.
+    settings.MAILPANEL_SECRET_ENCRYPTION_KEY = DKIM_TEST_KEY
+    dkim_key_generate(domain=domain)
 
 
 def view_only(model) -> User:
