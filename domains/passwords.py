@@ -25,13 +25,9 @@ from passlib.hash import md5_crypt, sha256_crypt, sha512_crypt
 
 SUPPORTED_HASH_SCHEMES = ("ARGON2ID", "BLF-CRYPT")
 
-# Defaults for the cost settings, read at call time so tests and deployments
-# can change them without reloading the module. Argon2id: OWASP (2023)
-# m=19 MiB, t=2 -- about 18 ms per login in Dovecot's auth worker, which has
-# no cache by default and verifies on every IMAP/SMTP login.
-DEFAULT_ARGON2_TIME_COST = 2
-DEFAULT_ARGON2_MEMORY_COST = 19456  # KiB
-DEFAULT_BCRYPT_ROUNDS = 12
+# The cost settings (MAILPANEL_ARGON2_*, MAILPANEL_BCRYPT_ROUNDS, defaults and
+# reasons in mailpanel/settings.py) are read at call time, so tests and
+# deployments can change them without reloading the module.
 
 # Dovecot hashes Argon2 with libsodium, which writes only p=1 and walks the
 # lanes one after another when verifying (Dovecot 2.3.19 does accept p=4), so
@@ -77,21 +73,21 @@ def _scheme_or_setting(scheme: str | None) -> str:
     return name
 
 
-def _cost(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+def _cost(name: str) -> int:
+    return int(getattr(settings, name))
 
 
 def _argon2_hasher() -> argon2.PasswordHasher:
     return argon2.PasswordHasher(
-        time_cost=_cost("MAILPANEL_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST),
-        memory_cost=_cost("MAILPANEL_ARGON2_MEMORY_COST", DEFAULT_ARGON2_MEMORY_COST),
+        time_cost=_cost("MAILPANEL_ARGON2_TIME_COST"),
+        memory_cost=_cost("MAILPANEL_ARGON2_MEMORY_COST"),
         parallelism=_ARGON2_PARALLELISM,
         type=argon2.Type.ID,
     )
 
 
 def _bcrypt_rounds() -> int:
-    return _cost("MAILPANEL_BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS)
+    return _cost("MAILPANEL_BCRYPT_ROUNDS")
 
 
 def _split(stored: str) -> tuple[str, str]:
@@ -243,8 +239,8 @@ def dummy_verify(password: str) -> None:
     """
     scheme = _scheme_or_setting(None)
     costs = (
-        _cost("MAILPANEL_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST),
-        _cost("MAILPANEL_ARGON2_MEMORY_COST", DEFAULT_ARGON2_MEMORY_COST),
+        _cost("MAILPANEL_ARGON2_TIME_COST"),
+        _cost("MAILPANEL_ARGON2_MEMORY_COST"),
         _bcrypt_rounds(),
     )
     verify_password(password, _dummy_hash(scheme, *costs))

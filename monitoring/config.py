@@ -48,9 +48,8 @@ class MonitorConfig:
             ipv6=settings.MAILPANEL_OUTBOUND_IPV6,
             helo=helo_name(),
             # The relays app's default relay (all outbound mail goes through
-            # it), else the MAILPANEL_RELAY_HOST setting; absent means none.
-            relay_host=default_relay_host()
-            or getattr(settings, "MAILPANEL_RELAY_HOST", ""),
+            # it); absent means none.
+            relay_host=default_relay_host(),
             domains=tuple(
                 Domain.objects.filter(active=True)
                 .order_by("name")

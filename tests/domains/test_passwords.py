@@ -13,6 +13,7 @@ from domains.passwords import (
     needs_rehash,
     verify_password,
 )
+from mailpanel import settings as production_settings
 from tests.conftest import unavailable
 
 PASSWORD = "Grüße aus Köln 1!"  # non-ASCII: Dovecot hashes the UTF-8 bytes
@@ -88,16 +89,22 @@ MALFORMED = [
 ]
 
 
+COSTS = (
+    "MAILPANEL_ARGON2_TIME_COST",
+    "MAILPANEL_ARGON2_MEMORY_COST",
+    "MAILPANEL_BCRYPT_ROUNDS",
+)
+
+
 @pytest.fixture(autouse=True)
 def real_costs(settings):
-    """Use the module's production costs, not tests/settings.py's cheap ones."""
-    for name in (
-        "MAILPANEL_ARGON2_TIME_COST",
-        "MAILPANEL_ARGON2_MEMORY_COST",
-        "MAILPANEL_BCRYPT_ROUNDS",
-    ):
-        if hasattr(settings, name):
-            delattr(settings, name)
+    """mailpanel/settings.py's production costs, not tests/settings.py's."""
+    for name in COSTS:
+        setattr(settings, name, getattr(production_settings, name))
+
+
+def test_the_production_costs_are_the_documented_ones():
+    assert [getattr(production_settings, name) for name in COSTS] == [2, 19456, 12]
 
 
 def require_doveadm() -> str:

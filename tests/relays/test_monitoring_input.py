@@ -8,8 +8,7 @@ from tests.relays.conftest import make_relay
 pytestmark = pytest.mark.django_db
 
 
-def test_it_tells_monitoring_about_the_default_relay_only(settings):
-    settings.MAILPANEL_RELAY_HOST = ""
+def test_it_tells_monitoring_about_the_default_relay_only():
     make_relay(name="some domains", host="a.isp.example", username="u")
     assert MonitorConfig.from_settings().relay_host == ""
     make_relay(name="all", host="b.isp.example", username="u", is_default=True)
