@@ -107,7 +107,7 @@ def pages() -> list[Page]:
         Page("mailbox list", "/admin/domains/mailbox/"),
         Page(
             "one domain's mailboxes",
-            f"/admin/domains/mailbox/?domain__id__exact={domain.pk}",
+            f"/admin/domains/mailbox/?domain={domain.name}",
         ),
         Page("mailbox search", f"/admin/domains/mailbox/?q={mailbox.local_part}"),
         Page("mailbox change page", f"/admin/domains/mailbox/{mailbox.pk}/change/"),

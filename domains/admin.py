@@ -15,8 +15,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from domains import services
+from domains.admin_filters import DomainFilter
 from domains.forms import (
     ConfirmDomainDeleteForm,
     MailboxCreationForm,
@@ -46,6 +48,12 @@ def _per_domain(model, aggregate) -> Coalesce:
     """``aggregate`` over the ``model`` rows of each domain, as a subquery."""
     rows = model.objects.filter(domain=OuterRef("pk")).order_by().values("domain")
     return Coalesce(Subquery(rows.annotate(value=aggregate).values("value")), 0)
+
+
+def _domain_link(changelist: str, domain: Domain, text: object) -> str:
+    """A link to ``changelist`` filtered on ``domain`` (DomainFilter)."""
+    query = urlencode({DomainFilter.parameter_name: domain.name})
+    return format_html('<a href="{}?{}">{}</a>', reverse(changelist), query, text)
 
 
 class ActivateActionsMixin:
@@ -140,12 +148,12 @@ class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
         return obj.display_name
 
     @admin.display(description="mailboxes", ordering="_mailbox_count")
-    def mailbox_count(self, obj: Domain) -> int:
-        return obj._mailbox_count
+    def mailbox_count(self, obj: Domain) -> str:
+        return _domain_link("admin:domains_mailbox_changelist", obj, obj._mailbox_count)
 
     @admin.display(description="aliases", ordering="_alias_count")
-    def alias_count(self, obj: Domain) -> int:
-        return obj._alias_count
+    def alias_count(self, obj: Domain) -> str:
+        return _domain_link("admin:domains_alias_changelist", obj, obj._alias_count)
 
     @admin.display(description="quota allocated", ordering="_quota_allocated")
     def quota_allocated(self, obj: Domain) -> str:
@@ -217,9 +225,16 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
         "smtp_enabled",
         "password_changed_at",
     ]
-    list_filter = ["active", "imap_enabled", "pop3_enabled", "smtp_enabled", "domain"]
+    list_filter = [
+        "active",
+        "imap_enabled",
+        "pop3_enabled",
+        "smtp_enabled",
+        DomainFilter,
+    ]
     list_select_related = ["domain"]
     search_fields = ["local_part", "domain__name", "name"]
+    show_full_result_count = False
     autocomplete_fields = ["domain"]
     inlines = [ForwardInline, SendAsIdentityInline]
     readonly_fields = ["password_link", "aliases_here", "created", "updated"]
@@ -344,9 +359,10 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
 @admin.register(Alias)
 class AliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["source_display", "destination_display", "active", "description"]
-    list_filter = ["active", "domain"]
+    list_filter = ["active", DomainFilter]
     list_select_related = ["domain"]
     search_fields = ["local_part", "domain__name", "destinations", "description"]
+    show_full_result_count = False
     autocomplete_fields = ["domain"]
 
     @admin.display(description="source", ordering="local_part")

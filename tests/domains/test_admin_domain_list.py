@@ -1,5 +1,7 @@
 """The admin's domain list: its counts, and what computing them costs."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -39,11 +41,11 @@ def test_it_shows_each_domains_counts_and_allocated_quota(admin_client):
     seed(1, mailboxes=3, aliases=2)
     Domain.objects.create(name="empty.example")
     html = admin_client.get(URL).content.decode()
-    assert 'class="field-mailbox_count">3<' in html
-    assert 'class="field-alias_count">2<' in html
+    assert re.search(r'class="field-mailbox_count"><a [^>]*>3<', html)
+    assert re.search(r'class="field-alias_count"><a [^>]*>2<', html)
     assert 'class="field-quota_allocated">3.0 KiB<' in html
-    assert 'class="field-mailbox_count">0<' in html
-    assert 'class="field-alias_count">0<' in html
+    assert re.search(r'class="field-mailbox_count"><a [^>]*>0<', html)
+    assert re.search(r'class="field-alias_count"><a [^>]*>0<', html)
 
 
 def test_it_sorts_by_a_count(admin_client):

@@ -64,3 +64,15 @@ def test_the_alias_list_runs_constant_queries(admin_client):
     few = count_queries(admin_client, "/admin/domains/alias/")
     seed(10, 1, prefix="more")
     assert count_queries(admin_client, "/admin/domains/alias/") == few <= MAX_QUERIES
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/domains/mailbox/", "/admin/domains/alias/", "/admin/domains/domain/"],
+)
+def test_each_list_counts_its_rows_once(admin_client, url):
+    # The second COUNT (of the whole table, for "N total") is turned off.
+    seed(2, 2)
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(url)
+    assert len([q for q in queries if "COUNT(*)" in q["sql"]]) == 1
