@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from domains import services
+from domains import search, services
 from domains.admin_filters import DomainFilter
 from domains.forms import (
     ConfirmDomainDeleteForm,
@@ -233,7 +233,12 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
         DomainFilter,
     ]
     list_select_related = ["domain"]
+    # Only shows the search box: get_search_results() does the searching.
     search_fields = ["local_part", "domain__name", "name"]
+    search_help_text = (
+        "Part of a local part, domain or display name; with an @, part of the "
+        "address (anna@exa finds joanna@example.org)."
+    )
     show_full_result_count = False
     autocomplete_fields = ["domain"]
     inlines = [ForwardInline, SendAsIdentityInline]
@@ -282,6 +287,11 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj):
         return self.inlines if obj is not None else []
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # Index-backed, unlike the default OR of UPPER(...) LIKE over a join;
+        # it joins nothing, so it cannot return a row twice.
+        return search.mailbox_search(queryset, search_term), False
 
     def get_urls(self):
         return [
