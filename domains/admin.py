@@ -322,10 +322,7 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     def aliases_here(self, obj: Mailbox) -> str:
         if obj.pk is None:
             return "–"
-        aliases = Alias.objects.filter(
-            destinations__icontains=obj.address
-        ).select_related("domain")
-        aliases = [a for a in aliases if obj.address in a.destination_list]
+        aliases = search.aliases_delivering_to(obj.address).select_related("domain")
         if not aliases:
             return "none"
         return format_html_join(

@@ -1,5 +1,8 @@
 """Searches of the mail data that an index can answer on a large installation.
 
+``aliases_delivering_to`` finds the aliases with an address among their
+destinations; the admin's mailbox page lists them.
+
 Django's admin search ORs ``UPPER(column) LIKE '%term%'`` over its
 ``search_fields``, the domain's name through a join: no index serves that, and
 PostgreSQL read all 100,000 mailboxes of the benchmark database twice per page
@@ -10,11 +13,15 @@ query is an OR of index scans on one table. SQLite has no trigram index and
 reads every row, with the same results. docs/admin.md describes the syntax.
 """
 
+import re
+
 import idna
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db import connections
+from django.db.models import Func, Q, QuerySet, TextField
 from django.utils.text import smart_split, unescape_string_literal
 
-from domains.models import Domain, Mailbox
+from domains.models import Alias, Domain, Mailbox
 
 
 def search_terms(text: str) -> list[str]:
@@ -98,3 +105,25 @@ def _stored_form(text: str) -> str:
         except idna.IDNAError:
             labels.append(label)
     return ".".join(labels)
+
+
+class _Destinations(Func):
+    """An alias's destinations as an array, split where destination_list
+    splits them: the expression migration 0007 indexes (PostgreSQL)."""
+
+    function = "regexp_split_to_array"
+    template = r"%(function)s(%(expressions)s, '\s+')"
+    output_field = ArrayField(TextField())
+
+
+def aliases_delivering_to(address: str) -> QuerySet[Alias]:
+    """The aliases with ``address`` among their destinations, exactly
+    (``anna@example.org`` is not in ``joanna@example.org``)."""
+    aliases = Alias.objects.all()
+    if connections[aliases.db].vendor == "postgresql":
+        # Array containment, which the GIN index on the same expression
+        # answers; LIKE '%address%' read every alias (45-50 ms on 100,000).
+        destinations = _Destinations("destinations")
+        return aliases.alias(targets=destinations).filter(targets__contains=[address])
+    # SQLite has no such index: the same answer from a scan.
+    return aliases.filter(destinations__regex=rf"(^|\s){re.escape(address)}(\s|$)")
