@@ -288,6 +288,11 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj):
         return self.inlines if obj is not None else []
 
+    def get_queryset(self, request: HttpRequest):
+        # The change page's title and its aliases read the address, which
+        # needs the domain: joined here rather than fetched on its own.
+        return super().get_queryset(request).select_related("domain")
+
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         # Index-backed, unlike the default OR of UPPER(...) LIKE over a join;
         # it joins nothing, so it cannot return a row twice.
