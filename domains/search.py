@@ -89,7 +89,7 @@ def _domains_containing(terms: list[str]) -> dict[int, str]:
             wanted |= Q(name__contains=_stored_form(domain))
     if not wanted:
         return {}
-    return dict(Domain.objects.filter(wanted).values_list("pk", "name"))
+    return dict(Domain.objects.filter(wanted).order_by().values_list("pk", "name"))
 
 
 def _stored_form(text: str) -> str:
