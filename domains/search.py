@@ -1,24 +1,23 @@
 """Searches of the mail data that an index can answer on a large installation.
 
-``aliases_delivering_to`` finds the aliases with an address among their
-destinations; the admin's mailbox page lists them.
-
 Django's admin search ORs ``UPPER(column) LIKE '%term%'`` over its
 ``search_fields``, the domain's name through a join: no index serves that, and
 PostgreSQL read all 100,000 mailboxes of the benchmark database twice per page
-(231 ms). Here each term is a substring match on columns that a trigram index
-covers (migration 0006, PostgreSQL's pg_trgm), and the domains whose names
-match are looked up first, in the small domain table, so that the mailbox
-query is an OR of index scans on one table. SQLite has no trigram index and
-reads every row, with the same results. docs/admin.md describes the syntax.
+(231 ms), or all 100,000 aliases (about 400 ms). Here each term is a
+substring match on columns that trigram indexes cover (migrations 0006 and
+0007, PostgreSQL's pg_trgm), and the domains whose names match are looked up
+first, in the small domain table, so that the query is an OR of index scans
+on one table. SQLite has no trigram index and reads every row, with the same
+results. docs/admin.md describes the syntax.
+
+``aliases_delivering_to`` finds the aliases with an address among their
+destinations, for the mailbox page.
 """
 
 import re
 
 import idna
-from django.contrib.postgres.fields import ArrayField
-from django.db import connections
-from django.db.models import Func, Q, QuerySet, TextField
+from django.db.models import Q, QuerySet
 from django.utils.text import smart_split, unescape_string_literal
 
 from domains.models import Alias, Domain, Mailbox
@@ -60,19 +59,59 @@ def _mailbox_condition(term: str, typed: str, domains: dict[int, str]) -> Q:
     # case: icontains is UPPER(name) LIKE UPPER(term), and the index is on
     # UPPER(name).
     if "@" in term:
-        local_part, _, domain = term.rpartition("@")
-        condition = Q()
-        if local_part:
-            condition &= Q(local_part__endswith=local_part)
-        if domain:
-            domain = _stored_form(domain)
-            ids = [pk for pk, name in domains.items() if name.startswith(domain)]
-            condition &= Q(domain_id__in=ids)
-        return condition
-    ids = [pk for pk, name in domains.items() if _stored_form(term) in name]
+        return _address_condition(term, domains)
     return (
-        Q(local_part__contains=term) | Q(domain_id__in=ids) | Q(name__icontains=typed)
+        Q(local_part__contains=term)
+        | Q(domain_id__in=_ids_containing(term, domains))
+        | Q(name__icontains=typed)
     )
+
+
+def alias_search(queryset: QuerySet[Alias], text: str) -> QuerySet[Alias]:
+    """The aliases of ``queryset`` that match every term of ``text``.
+
+    A term without ``@`` matches an alias whose local part, domain name,
+    destinations or description contain it; a term with ``@`` matches an
+    alias whose address or destinations contain it. Letter case never
+    matters.
+    """
+    terms = search_terms(text)
+    if not terms:
+        return queryset
+    domains = _domains_containing(terms)
+    for term in terms:
+        lower = term.lower()
+        # Destinations are stored normalised, in lower case, like local parts.
+        destinations = Q(destinations__contains=lower)
+        if "@" in lower:
+            condition = _address_condition(lower, domains) | destinations
+        else:
+            condition = (
+                Q(local_part__contains=lower)
+                | Q(domain_id__in=_ids_containing(lower, domains))
+                | destinations
+                | Q(description__icontains=term)
+            )
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def _address_condition(term: str, domains: dict[int, str]) -> Q:
+    """``local@domain`` contains ``term`` (which has an @): the local part
+    ends with what is before it, the domain starts with what is after it."""
+    local_part, _, domain = term.rpartition("@")
+    condition = Q()
+    if local_part:
+        condition &= Q(local_part__endswith=local_part)
+    if domain:
+        domain = _stored_form(domain)
+        ids = [pk for pk, name in domains.items() if name.startswith(domain)]
+        condition &= Q(domain_id__in=ids)
+    return condition
+
+
+def _ids_containing(term: str, domains: dict[int, str]) -> list[int]:
+    return [pk for pk, name in domains.items() if _stored_form(term) in name]
 
 
 def _domains_containing(terms: list[str]) -> dict[int, str]:
@@ -107,23 +146,14 @@ def _stored_form(text: str) -> str:
     return ".".join(labels)
 
 
-class _Destinations(Func):
-    """An alias's destinations as an array, split where destination_list
-    splits them: the expression migration 0007 indexes (PostgreSQL)."""
-
-    function = "regexp_split_to_array"
-    template = r"%(function)s(%(expressions)s, '\s+')"
-    output_field = ArrayField(TextField())
-
-
 def aliases_delivering_to(address: str) -> QuerySet[Alias]:
     """The aliases with ``address`` among their destinations, exactly
-    (``anna@example.org`` is not in ``joanna@example.org``)."""
-    aliases = Alias.objects.all()
-    if connections[aliases.db].vendor == "postgresql":
-        # Array containment, which the GIN index on the same expression
-        # answers; LIKE '%address%' read every alias (45-50 ms on 100,000).
-        destinations = _Destinations("destinations")
-        return aliases.alias(targets=destinations).filter(targets__contains=[address])
-    # SQLite has no such index: the same answer from a scan.
-    return aliases.filter(destinations__regex=rf"(^|\s){re.escape(address)}(\s|$)")
+    (``anna@example.org`` is not in ``joanna@example.org``).
+
+    A regular expression on whole whitespace-separated words, as
+    ``Alias.destination_list`` splits them. On PostgreSQL the search's
+    trigram index on the destinations answers it; LIKE '%address%' read
+    every alias (45-50 ms on 100,000).
+    """
+    word = rf"(^|\s){re.escape(address)}(\s|$)"
+    return Alias.objects.filter(destinations__regex=word)

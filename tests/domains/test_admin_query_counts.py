@@ -77,6 +77,7 @@ PAGES = {
         lambda anna: f"/admin/domains/mailbox/{anna.pk}/change/",
     ),
     "alias list": (add_aliases, lambda anna: "/admin/domains/alias/"),
+    "alias search": (add_aliases, lambda anna: "/admin/domains/alias/?q=alias"),
 }
 
 
