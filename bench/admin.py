@@ -4,10 +4,11 @@ Seeds (or, with ``--keep``, reuses) the database of ``bench.lookups`` with its
 own functions, applies any newer migrations (the admin's indexes), then
 requests each page through Django's test client, logged in as a superuser, in
 this one process: the admin index, the domain list, the mailbox list, one
-domain's mailboxes, a mailbox search, one mailbox's change page and the alias
-list. For each page it prints the SQL statements one request runs and the
-median and p90 time of ``--requests`` requests (after ``--warmup`` untimed
-ones). Target: at most 10 statements and under 150 ms median per page.
+domain's mailboxes, a mailbox search, one mailbox's change page, the alias
+list and an alias search. For each page it prints the SQL statements one
+request runs and the median and p90 time of ``--requests`` requests (after
+``--warmup`` untimed ones). Target: at most 10 statements and under 150 ms
+median per page.
 
 Run from the project root: ``.venv/bin/python bench/admin.py --help``.
 """
@@ -101,10 +102,11 @@ def prepare_database(url: str, keep: bool, seed: str) -> None:
 def pages(searches: Sequence[str]) -> list[Page]:
     """The pages an operator opens, with rows picked from the middle of the
     data (not the first page of an ordering, which an index may favour)."""
-    from domains.models import Domain, Mailbox
+    from domains.models import Alias, Domain, Mailbox
 
     domain = Domain.objects.order_by("name")[Domain.objects.count() // 2]
     mailbox = Mailbox.objects.filter(domain=domain).order_by("local_part")[10]
+    alias = Alias.objects.filter(domain=domain).order_by("local_part")[10]
     return [
         Page("admin index", "/admin/"),
         Page("domain list", "/admin/domains/domain/"),
@@ -116,6 +118,7 @@ def pages(searches: Sequence[str]) -> list[Page]:
         Page("mailbox search", f"/admin/domains/mailbox/?q={mailbox.local_part}"),
         Page("mailbox change page", f"/admin/domains/mailbox/{mailbox.pk}/change/"),
         Page("alias list", "/admin/domains/alias/"),
+        Page("alias search", f"/admin/domains/alias/?q={alias.local_part}"),
         *(
             Page(
                 f"search {term!r}", f"/admin/domains/mailbox/?{urlencode({'q': term})}"
