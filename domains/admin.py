@@ -8,17 +8,15 @@ lookup tables Postfix and Dovecot read stay in step.
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
 
 from domains import search, services
-from domains.admin_filters import DomainFilter
+from domains.admin_lists import DomainFilter, domain_link, format_bytes, per_domain
 from domains.forms import (
     ConfirmDomainDeleteForm,
     MailboxCreationForm,
@@ -32,28 +30,6 @@ from domains.models import (
     Mailbox,
     SendAsIdentity,
 )
-
-
-def _format_bytes(value: int | None) -> str:
-    if not value:
-        return "unlimited" if value == 0 else "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
-
-
-def _per_domain(model, aggregate) -> Coalesce:
-    """``aggregate`` over the ``model`` rows of each domain, as a subquery."""
-    rows = model.objects.filter(domain=OuterRef("pk")).order_by().values("domain")
-    return Coalesce(Subquery(rows.annotate(value=aggregate).values("value")), 0)
-
-
-def _domain_link(changelist: str, domain: Domain, text: object) -> str:
-    """A link to ``changelist`` filtered on ``domain`` (DomainFilter)."""
-    query = urlencode({DomainFilter.parameter_name: domain.name})
-    return format_html('<a href="{}?{}">{}</a>', reverse(changelist), query, text)
 
 
 class ActivateActionsMixin:
@@ -131,9 +107,9 @@ class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                _mailbox_count=_per_domain(Mailbox, Count("pk")),
-                _quota_allocated=_per_domain(Mailbox, Sum("quota")),
-                _alias_count=_per_domain(Alias, Count("pk")),
+                _mailbox_count=per_domain(Mailbox, Count("pk")),
+                _quota_allocated=per_domain(Mailbox, Sum("quota")),
+                _alias_count=per_domain(Alias, Count("pk")),
             )
         )
 
@@ -149,19 +125,19 @@ class DomainAdmin(ActivateActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="mailboxes", ordering="_mailbox_count")
     def mailbox_count(self, obj: Domain) -> str:
-        return _domain_link("admin:domains_mailbox_changelist", obj, obj._mailbox_count)
+        return domain_link("admin:domains_mailbox_changelist", obj, obj._mailbox_count)
 
     @admin.display(description="aliases", ordering="_alias_count")
     def alias_count(self, obj: Domain) -> str:
-        return _domain_link("admin:domains_alias_changelist", obj, obj._alias_count)
+        return domain_link("admin:domains_alias_changelist", obj, obj._alias_count)
 
     @admin.display(description="quota allocated", ordering="_quota_allocated")
     def quota_allocated(self, obj: Domain) -> str:
-        return _format_bytes(obj._quota_allocated)
+        return format_bytes(obj._quota_allocated)
 
     @admin.display(description="total quota", ordering="quota")
     def total_quota(self, obj: Domain) -> str:
-        return _format_bytes(obj.quota)
+        return format_bytes(obj.quota)
 
     @admin.action(
         description="Delete selected domains with all their mailboxes",
@@ -314,7 +290,7 @@ class MailboxAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
 
     @admin.display(description="quota", ordering="quota")
     def quota_display(self, obj: Mailbox) -> str:
-        return _format_bytes(obj.quota)
+        return format_bytes(obj.quota)
 
     @admin.display(description="password")
     def password_link(self, obj: Mailbox) -> str:

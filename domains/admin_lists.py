@@ -1,4 +1,5 @@
-"""List filters whose size does not grow with the number of domains.
+"""What the admin's lists filter by, count and show, at a cost that does not
+grow with the number of domains.
 
 Django's filter on a foreign key (``list_filter = ["domain"]``, and
 ``RelatedOnlyFieldListFilter`` as soon as every domain has a row) renders one
@@ -12,8 +13,12 @@ docs/admin.md).
 from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Aggregate, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from domains.addresses import display_domain, normalize_domain
 
@@ -80,3 +85,27 @@ class DomainFilter(admin.ListFilter):
                 "query_string": changelist.get_query_string(),
                 "display": display_domain(name) if name else self.value(),
             }
+
+
+def domain_link(changelist: str, domain, text: object) -> str:
+    """A link to the list ``changelist`` (a URL name) filtered on ``domain``."""
+    query = urlencode({DomainFilter.parameter_name: domain.name})
+    return format_html('<a href="{}?{}">{}</a>', reverse(changelist), query, text)
+
+
+def per_domain(model: type[Model], aggregate: Aggregate) -> Coalesce:
+    """``aggregate`` over the ``model`` rows of each domain, as a correlated
+    subquery: evaluated for the rows of the page only, and left out of the
+    paginator's COUNT."""
+    rows = model.objects.filter(domain=OuterRef("pk")).order_by().values("domain")
+    return Coalesce(Subquery(rows.annotate(value=aggregate).values("value")), 0)
+
+
+def format_bytes(value: int | None) -> str:
+    if not value:
+        return "unlimited" if value == 0 else "–"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(value)
