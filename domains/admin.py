@@ -8,8 +8,7 @@ lookup tables Postfix and Dovecot read stay in step.
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,8 +17,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from domains import services
+from domains import search, services
 from domains.addresses import display_domain
+from domains.admin_lists import DomainFilter, domain_link, format_bytes, per_domain
 from domains.confusables import mixed_script_labels
 from domains.forms import (
     ConfirmDomainDeleteForm,
@@ -35,16 +35,6 @@ from domains.models import (
     SendAsIdentity,
 )
 from domains.secrets import SecretFieldsAdminMixin
-
-
-def _format_bytes(value: int | None) -> str:
-    if not value:
-        return "unlimited" if value == 0 else "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
 
 
 def warn_mixed_scripts(model_admin, request: HttpRequest, name: str) -> None:
@@ -108,6 +98,9 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
     ]
     list_filter = ["active"]
     search_fields = ["name", "description"]
+    # The paginator's COUNT already counts the filtered list; a second COUNT
+    # of the whole table only adds "(N total)" beside the result count.
+    show_full_result_count = False
     inlines = [DomainAliasInline]
     actions = [*ActivateActionsMixin.actions, "delete_with_mailboxes"]
     fieldsets = [
@@ -126,22 +119,18 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
     ]
 
     def get_queryset(self, request: HttpRequest):
-        # Counts come from correlated subqueries: joining both relations would
-        # multiply rows, and per-row queries would grow with the page (N+1).
-        aliases = (
-            Alias.objects.filter(domain=OuterRef("pk"))
-            .order_by()
-            .values("domain")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        # One correlated subquery per count, evaluated only for the rows of
+        # the page: joining the relations with a GROUP BY would multiply
+        # mailboxes by aliases and make every COUNT of the list (the
+        # paginator's) aggregate the whole join; per-row queries would grow
+        # with the page (N+1).
         return (
             super()
             .get_queryset(request)
             .annotate(
-                _mailbox_count=Count("mailboxes"),
-                _quota_allocated=Coalesce(Sum("mailboxes__quota"), 0),
-                _alias_count=Coalesce(Subquery(aliases), 0),
+                _mailbox_count=per_domain(Mailbox, Count("pk")),
+                _quota_allocated=per_domain(Mailbox, Sum("quota")),
+                _alias_count=per_domain(Alias, Count("pk")),
             )
         )
 
@@ -167,20 +156,20 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
         return obj.display_name
 
     @admin.display(description="mailboxes", ordering="_mailbox_count")
-    def mailbox_count(self, obj: Domain) -> int:
-        return obj._mailbox_count
+    def mailbox_count(self, obj: Domain) -> str:
+        return domain_link("admin:domains_mailbox_changelist", obj, obj._mailbox_count)
 
     @admin.display(description="aliases", ordering="_alias_count")
-    def alias_count(self, obj: Domain) -> int:
-        return obj._alias_count
+    def alias_count(self, obj: Domain) -> str:
+        return domain_link("admin:domains_alias_changelist", obj, obj._alias_count)
 
     @admin.display(description="quota allocated", ordering="_quota_allocated")
     def quota_allocated(self, obj: Domain) -> str:
-        return _format_bytes(obj._quota_allocated)
+        return format_bytes(obj._quota_allocated)
 
     @admin.display(description="total quota", ordering="quota")
     def total_quota(self, obj: Domain) -> str:
-        return _format_bytes(obj.quota)
+        return format_bytes(obj.quota)
 
     @admin.action(
         description="Delete selected domains with all their mailboxes",
@@ -200,7 +189,7 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
         context = {
             **self.admin_site.each_context(request),
             "title": "Delete domains with their mailboxes?",
-            "domains": queryset.annotate(n_mailboxes=Count("mailboxes")),
+            "domains": queryset.annotate(n_mailboxes=F("_mailbox_count")),
             "form": form,
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -250,9 +239,21 @@ class MailboxAdmin(
         "smtp_enabled",
         "password_changed_at",
     ]
-    list_filter = ["active", "imap_enabled", "pop3_enabled", "smtp_enabled", "domain"]
+    list_filter = [
+        "active",
+        "imap_enabled",
+        "pop3_enabled",
+        "smtp_enabled",
+        DomainFilter,
+    ]
     list_select_related = ["domain"]
+    # Only shows the search box: get_search_results() does the searching.
     search_fields = ["local_part", "domain__name", "name"]
+    search_help_text = (
+        "Part of a local part, domain or display name; with an @, part of the "
+        "address (anna@exa finds joanna@example.org)."
+    )
+    show_full_result_count = False
     autocomplete_fields = ["domain"]
     inlines = [ForwardInline, SendAsIdentityInline]
     readonly_fields = ["password_link", "aliases_here", "created", "updated"]
@@ -301,6 +302,16 @@ class MailboxAdmin(
     def get_inlines(self, request: HttpRequest, obj):
         return self.inlines if obj is not None else []
 
+    def get_queryset(self, request: HttpRequest):
+        # The change page's title and its aliases read the address, which
+        # needs the domain: joined here rather than fetched on its own.
+        return super().get_queryset(request).select_related("domain")
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # Index-backed, unlike the default OR of UPPER(...) LIKE over a join;
+        # it joins nothing, so it cannot return a row twice.
+        return search.mailbox_search(queryset, search_term), False
+
     def get_urls(self):
         return [
             path(
@@ -317,7 +328,7 @@ class MailboxAdmin(
 
     @admin.display(description="quota", ordering="quota")
     def quota_display(self, obj: Mailbox) -> str:
-        return _format_bytes(obj.quota)
+        return format_bytes(obj.quota)
 
     @admin.display(description="password")
     def password_link(self, obj: Mailbox) -> str:
@@ -330,10 +341,7 @@ class MailboxAdmin(
     def aliases_here(self, obj: Mailbox) -> str:
         if obj.pk is None:
             return "–"
-        aliases = Alias.objects.filter(
-            destinations__icontains=obj.address
-        ).select_related("domain")
-        aliases = [a for a in aliases if obj.address in a.destination_list]
+        aliases = search.aliases_delivering_to(obj.address).select_related("domain")
         if not aliases:
             return "none"
         return format_html_join(
@@ -383,10 +391,20 @@ class MailboxAdmin(
 @admin.register(Alias)
 class AliasAdmin(ActivateActionsMixin, RowByRowDeleteMixin, admin.ModelAdmin):
     list_display = ["source_display", "destination_display", "active", "description"]
-    list_filter = ["active", "domain"]
+    list_filter = ["active", DomainFilter]
     list_select_related = ["domain"]
+    # Only shows the search box: get_search_results() does the searching.
     search_fields = ["local_part", "domain__name", "destinations", "description"]
+    search_help_text = (
+        "Part of a local part, domain, destination or description; with an @, "
+        "part of the address or of a destination."
+    )
+    show_full_result_count = False
     autocomplete_fields = ["domain"]
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # As for mailboxes: index-backed, and it joins nothing.
+        return search.alias_search(queryset, search_term), False
 
     @admin.display(description="source", ordering="local_part")
     def source_display(self, obj: Alias) -> str:

@@ -54,3 +54,19 @@ def test_it_lists_the_mailboxes(expect, admin_page, mailboxes, shoot):
     admin_page.locator("#toggle-nav-sidebar").click()
     admin_page.evaluate("window.scrollTo(0, 0)")
     shoot(admin_page, "admin-mailboxes", full_page=False)
+
+
+def test_it_filters_the_mailboxes_by_a_typed_domain(expect, admin_page, mailboxes):
+    other = saved(Domain(name="other.net"))
+    carol = Mailbox(domain=other, local_part="carol")
+    carol.set_password(PASSWORD)
+    saved(carol)
+    admin_page.goto("/admin/domains/mailbox/?active__exact=1")
+
+    admin_page.get_by_label("Domain name").fill("Other.NET")
+    admin_page.get_by_role("button", name="Filter").click()
+
+    expect(admin_page.get_by_role("link", name="carol@other.net")).to_be_visible()
+    expect(admin_page.get_by_role("link", name="alice@example.org")).to_have_count(0)
+    # The list's other filter stays on.
+    assert "active__exact=1" in admin_page.url
