@@ -22,11 +22,17 @@ from domains import passwords
 from domains.addresses import (
     display_domain,
     normalize_domain,
-    normalize_local_part,
+    normalize_hosted_local_part,
     parse_address_list,
 )
+from domains.constraints import IsHostedLocalPart
 
 UNLIMITED = 0
+
+LOCAL_PART_CHECK_MESSAGE = (
+    "A mailbox or alias name may only have letters, digits and . _ - "
+    "(docs/addresses.md)."
+)
 
 
 def mailbox_hooks() -> ModuleType | None:
@@ -239,9 +245,12 @@ class Mailbox(LookupSyncMixin):
             models.UniqueConstraint(
                 fields=["domain", "local_part"], name="mailbox_address_unique"
             ),
+            # Lower case, not empty, and nothing a path or a Dovecot login
+            # would misread, even for a write that skips clean().
             models.CheckConstraint(
-                condition=Q(local_part=Lower("local_part")) & ~Q(local_part=""),
-                name="mailbox_local_part_lowercase",
+                condition=Q(IsHostedLocalPart("local_part")),
+                name="mailbox_local_part_hosted",
+                violation_error_message=LOCAL_PART_CHECK_MESSAGE,
             ),
         ]
 
@@ -303,7 +312,7 @@ class Mailbox(LookupSyncMixin):
     def clean(self) -> None:
         if self.local_part:
             try:
-                self.local_part = normalize_local_part(self.local_part)
+                self.local_part = normalize_hosted_local_part(self.local_part)
             except ValidationError as exc:
                 raise ValidationError({"local_part": exc.messages}) from None
         if not self.domain_id or not self.local_part:
@@ -365,8 +374,9 @@ class Alias(LookupSyncMixin):
                 fields=["domain", "local_part"], name="alias_source_unique"
             ),
             models.CheckConstraint(
-                condition=Q(local_part=Lower("local_part")),
-                name="alias_local_part_lowercase",
+                condition=Q(local_part="") | Q(IsHostedLocalPart("local_part")),
+                name="alias_local_part_hosted",
+                violation_error_message=LOCAL_PART_CHECK_MESSAGE,
             ),
         ]
 
@@ -389,7 +399,7 @@ class Alias(LookupSyncMixin):
         errors: dict[str, list] = {}
         if self.local_part:
             try:
-                self.local_part = normalize_local_part(self.local_part)
+                self.local_part = normalize_hosted_local_part(self.local_part)
             except ValidationError as exc:
                 errors["local_part"] = exc.messages
         try:

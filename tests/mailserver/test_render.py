@@ -397,3 +397,19 @@ def test_each_host_puts_its_own_vmail_root_before_the_userdb_maildir(config):
     for bad in ("relative/path", "/srv/mail %u", "/srv/'x"):
         with pytest.raises(RenderError, match="vmail root"):
             render_dovecot(dataclasses.replace(config, vmail_root=bad))
+
+
+def test_dovecot_accepts_exactly_the_logins_the_panel_creates(config):
+    # One alphabet (docs/addresses.md): every mailbox the panel accepts can
+    # log in and receive, and Dovecot's list is written from the same constant
+    # as the model's check, equal to Dovecot's own default.
+    from domains.addresses import LOCAL_PART_CHARS, dovecot_username_chars
+
+    main = render_dovecot(config)["mailpanel.conf"]
+    line = f"\nauth_username_chars = {dovecot_username_chars()}\n"
+    assert line in main
+    chars = set(dovecot_username_chars())
+    assert chars == set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@"
+    )
+    assert set(LOCAL_PART_CHARS) | set(LOCAL_PART_CHARS.upper()) | {"."} < chars
