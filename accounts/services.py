@@ -32,6 +32,7 @@ from accounts.sieve_files import sieve_script_install, sieve_script_remove
 from accounts.tokens import reset_tokens
 from domains.addresses import split_address
 from domains.lookups import PostfixSenderLogin
+from domains.maildir_paths import mailbox_dir
 from domains.models import Forward, Mailbox, mailbox_hooks
 from domains.services import forward_set, mailbox_set_password
 
@@ -224,14 +225,16 @@ def mailbox_overview(mailbox: Mailbox) -> dict:
 
 
 def mailbox_home(mailbox: Mailbox, *, vmail_root: Path) -> Path:
-    """The mailbox's home under ``vmail_root``, as the Dovecot userdb row gives it."""
-    root = Path(vmail_root)
-    home = root / mailbox.domain.name / mailbox.local_part
-    # Local parts are dot-atoms: "/" is legal in them, "..": never; still,
-    # never write outside the vmail root whatever a row says.
-    if not home.resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"{mailbox.address}: home outside the vmail root")
-    return home
+    """The mailbox's home under ``vmail_root``, as the Dovecot userdb row gives it.
+
+    Raises ``MailboxPathError`` (a ValueError) for a name that would not be
+    its own directory: the script is never written into another's home.
+    """
+    return mailbox_dir(
+        root=Path(vmail_root),
+        domain=mailbox.domain.name,
+        local_part=mailbox.local_part,
+    )
 
 
 def vacation_sync(*, mailbox: Mailbox, vmail_root: Path) -> str:
