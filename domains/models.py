@@ -15,11 +15,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q, Sum
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower
 from django.utils import timezone
 
 from domains import passwords
 from domains.addresses import (
+    MAX_ADDRESS,
     display_domain,
     normalize_domain,
     normalize_hosted_local_part,
@@ -44,6 +45,40 @@ def mailbox_hooks() -> ModuleType | None:
     """
     path = getattr(settings, "MAILPANEL_MAILBOX_HOOKS", "")
     return importlib.import_module(path) if path else None
+
+
+def address_length_error(local_part: str, names: Iterable[str]) -> str | None:
+    """Why ``local_part`` at the longest of ``names`` is too long, or None.
+
+    Every hosted name of a domain (its own and its alias domains') is a key
+    of the lookup rows, varchar(254) like the addresses SMTP allows.
+    """
+    longest = max(names, key=len, default="")
+    length = len(local_part) + 1 + len(longest)
+    if length <= MAX_ADDRESS:
+        return None
+    return (
+        f"The address {local_part}@{display_domain(longest)} would have {length} "
+        f"characters; SMTP allows at most {MAX_ADDRESS}."
+    )
+
+
+def hosted_names(domain: "Domain") -> list[str]:
+    """``domain``'s name and its alias domains' (on or off: either may change)."""
+    return [domain.name, *domain.alias_domains.values_list("name", flat=True)]
+
+
+def longest_local_part(domain: "Domain") -> str:
+    """The longest local part among ``domain``'s mailboxes and aliases."""
+    found = [
+        rows.annotate(length=Length("local_part"))
+        .order_by("-length")
+        .values_list("local_part", flat=True)
+        .first()
+        or ""
+        for rows in (Mailbox.objects.filter(domain=domain), domain.aliases.all())
+    ]
+    return max(found, key=len)
 
 
 class LookupSyncMixin(models.Model):
@@ -142,6 +177,11 @@ class Domain(models.Model):
             raise ValidationError(
                 {"name": f"{self.display_name} is already an alias domain."}
             )
+        if self.pk:
+            # A rename: every address of the domain takes the new name.
+            error = address_length_error(longest_local_part(self), [self.name])
+            if error:
+                raise ValidationError({"name": error})
         if self.quota and self.default_mailbox_quota > self.quota:
             raise ValidationError(
                 {
@@ -210,6 +250,12 @@ class DomainAlias(LookupSyncMixin):
                     "alias domain cannot point at itself or share a hosted name."
                 }
             )
+        if self.target_id:
+            # Every mailbox and alias of the target gets an address here.
+            local_part = longest_local_part(self.target)
+            error = address_length_error(local_part, [self.name])
+            if error:
+                raise ValidationError({"name": error})
 
 
 class Mailbox(LookupSyncMixin):
@@ -318,6 +364,9 @@ class Mailbox(LookupSyncMixin):
         if not self.domain_id or not self.local_part:
             return
         domain = self.domain
+        error = address_length_error(self.local_part, hosted_names(domain))
+        if error:
+            raise ValidationError({"local_part": error})
         if self._state.adding and self.quota == UNLIMITED:
             self.quota = domain.default_mailbox_quota
         if Alias.objects.filter(domain=domain, local_part=self.local_part).exists():
@@ -411,6 +460,10 @@ class Alias(LookupSyncMixin):
         if not self.domain_id:
             return
         domain = self.domain
+        if not self.is_catchall:
+            error = address_length_error(self.local_part, hosted_names(domain))
+            if error:
+                raise ValidationError({"local_part": error})
         if (
             not self.is_catchall
             and Mailbox.objects.filter(
