@@ -81,6 +81,32 @@ def longest_local_part(domain: "Domain") -> str:
     return max(found, key=len)
 
 
+def check_expansion(override: dict[str, list[str]]) -> None:
+    """Refuse a change after which an address would expand too far.
+
+    ``override``: the ``virtual_alias_maps`` rows the change writes, as in
+    ``domains.lookups``. Postfix defers every message to an address that
+    expands past its limit, rendered from the same setting (domains.expansion).
+    """
+    from domains.expansion import expansion_too_large
+
+    limit = settings.MAILPANEL_ALIAS_EXPANSION_LIMIT
+    found = expansion_too_large(override, limit=limit)
+    if found is None:
+        return
+    address, count = found
+    if address.startswith("@"):
+        address = (
+            f"an address of {display_domain(address[1:])} without a row of its own"
+        )
+    raise ValidationError(
+        {
+            "destinations": f"Mail to {address} would go to {count} addresses; "
+            f"at most {limit} are allowed."
+        }
+    )
+
+
 class LookupSyncMixin(models.Model):
     """Keeps the lookup tables of the owning domain in step with this row."""
 
@@ -491,6 +517,16 @@ class Alias(LookupSyncMixin):
                 raise ValidationError(
                     {"destinations": "This would make a loop: " + " → ".join(loop)}
                 )
+        # The rows domains.lookups writes for it: at the domain, and at each
+        # alias domain (x@alias → x@domain; a catch-all copied as it is).
+        key = self.source if not self.is_catchall else f"@{domain.name}"
+        override = {key: self.destination_list}
+        for name in hosted_names(domain)[1:]:
+            if self.is_catchall:
+                override[f"@{name}"] = self.destination_list
+            else:
+                override[f"{self.local_part}@{name}"] = [self.source]
+        check_expansion(override)
 
 
 class Forward(LookupSyncMixin):
@@ -543,6 +579,9 @@ class Forward(LookupSyncMixin):
             raise ValidationError(
                 {"destinations": "This would make a loop: " + " → ".join(loop)}
             )
+        # The mailbox's row in virtual_alias_maps (lookups._mailbox_targets).
+        targets = [address] if self.keep_copy else []
+        check_expansion({address: targets + self.destination_list})
 
 
 def hosting_domain_ids(addresses: Iterable[str]) -> set[int]:

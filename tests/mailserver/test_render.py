@@ -413,3 +413,15 @@ def test_dovecot_accepts_exactly_the_logins_the_panel_creates(config):
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@"
     )
     assert set(LOCAL_PART_CHARS) | set(LOCAL_PART_CHARS.upper()) | {"."} < chars
+
+
+def test_postfix_expands_an_address_as_far_as_the_panel_allows(settings, config):
+    # The models refuse an address that would expand past the setting
+    # (domains.expansion); Postfix defers beyond its own limit, so the two
+    # are one number.
+    assert main_cf(config)["virtual_alias_expansion_limit"] == "50"
+    settings.MAILPANEL_ALIAS_EXPANSION_LIMIT = 7
+    assert (
+        main_cf(MailServerConfig.from_settings())["virtual_alias_expansion_limit"]
+        == "7"
+    )
