@@ -104,7 +104,8 @@ def _senders_through(addresses: set[str]) -> set[str]:
     from domains.lookups import PostfixAlias
 
     found: set[str] = set()
-    frontier = set(addresses)
+    # A catch-all's key ("@domain") is in no row's destinations.
+    frontier = {a for a in addresses if not a.startswith("@")}
     for _ in range(MAX_DEPTH):
         if not frontier:
             break
