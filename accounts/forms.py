@@ -226,7 +226,13 @@ class RecoveryAddressForm(CurrentPasswordMixin, _OwnerForm):
         )
 
 
-class ForwardingForm(_OwnerForm):
+class ForwardingForm(CurrentPasswordMixin, _OwnerForm):
+    """Forward addresses; a new one needs the current password.
+
+    Only a new address: removing one, or the kept copy, sends mail to no one
+    new (accounts.services.owner_forward_set).
+    """
+
     destinations = forms.CharField(
         label="Forward to",
         required=False,
@@ -236,6 +242,7 @@ class ForwardingForm(_OwnerForm):
     keep_copy = forms.BooleanField(
         label="Keep a copy in this mailbox", required=False, initial=True
     )
+    field_order = ["destinations", "keep_copy", "current_password"]
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
         self.forward = Forward.objects.filter(mailbox=request.mailbox).first()
@@ -248,6 +255,25 @@ class ForwardingForm(_OwnerForm):
                 },
             )
         super().__init__(request, *args, **kwargs)
+        password = self.fields["current_password"]
+        password.required = False
+        password.help_text = "Needed to forward to an address not listed before."
+
+    def clean_current_password(self) -> str:
+        if self.cleaned_data.get("current_password"):
+            return super().clean_current_password()
+        try:
+            added = services.forward_added_destinations(
+                mailbox=self.mailbox,
+                destinations=self.cleaned_data.get("destinations", ""),
+            )
+        except ValidationError:
+            return ""  # clean() reports the list itself
+        if added:
+            raise ValidationError(
+                services.NEW_FORWARD_MESSAGE, code="password_required"
+            )
+        return ""
 
     def clean(self) -> dict:
         destinations = self.cleaned_data.get("destinations", "")
@@ -269,6 +295,8 @@ class ForwardingForm(_OwnerForm):
             destinations=self.cleaned_data["destinations"],
             keep_copy=self.cleaned_data["keep_copy"],
             ip_address=lockout.client_ip(self.request),
+            # Only set when clean_current_password() checked it.
+            password_checked=bool(self.cleaned_data["current_password"]),
         )
 
 

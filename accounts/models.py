@@ -15,6 +15,20 @@ MIN_REPLY_DAYS = 1
 # Pigeonhole refuses a longer :days (sieve_vacation_max_period defaults to 60d).
 MAX_REPLY_DAYS = 60
 REPLY_DAYS_MESSAGE = f"Choose between {MIN_REPLY_DAYS} and {MAX_REPLY_DAYS} days."
+UNSCRIPTABLE_MESSAGE = (
+    "Remove the NUL or broken (surrogate) character: a reply cannot hold it."
+)
+
+
+def normalize_line_breaks(text: str) -> str:
+    """CRLF and lone CRs as LF, the one line break a Sieve script holds."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def is_script_text(text: str) -> bool:
+    """Whether ``text`` can go into a Sieve string: Pigeonhole refuses NUL,
+    and a lone surrogate cannot be written as UTF-8 at all."""
+    return not any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in text)
 
 
 class AuditEvent(models.Model):
@@ -137,6 +151,12 @@ class Vacation(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        # Sieve strings hold LF line breaks (sieve.py writes CRLF as LF); a
+        # bare CR is "stray" to Pigeonhole, and the script would not compile.
+        self.message = normalize_line_breaks(self.message or "")
+        for name in ("subject", "message"):
+            if not is_script_text(getattr(self, name) or ""):
+                errors[name] = UNSCRIPTABLE_MESSAGE
         if self.start and self.end and self.end < self.start:
             errors["end"] = "The last day cannot be before the first day."
         if not MIN_REPLY_DAYS <= (self.reply_days or 0) <= MAX_REPLY_DAYS:
@@ -145,7 +165,7 @@ class Vacation(models.Model):
             errors["subject"] = "Enter a subject for the reply."
         if self.enabled and not self.message.strip():
             errors["message"] = "Enter the message to reply with."
-        if any(ord(c) < 32 for c in self.subject or ""):
+        if "subject" not in errors and any(ord(c) < 32 for c in self.subject or ""):
             # A line break in a subject would be a header of its own.
             errors["subject"] = "The subject must be a single line."
         if errors:

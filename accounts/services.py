@@ -21,6 +21,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
@@ -30,8 +31,9 @@ from accounts.owners import owner_mailboxes
 from accounts.sieve import render_vacation_sieve
 from accounts.sieve_files import sieve_script_install, sieve_script_remove
 from accounts.tokens import reset_tokens
-from domains.addresses import split_address
+from domains.addresses import parse_address_list, split_address
 from domains.lookups import PostfixSenderLogin
+from domains.maildir_paths import mailbox_dir
 from domains.models import Forward, Mailbox, mailbox_hooks
 from domains.services import forward_set, mailbox_set_password
 
@@ -187,6 +189,21 @@ def password_reset_mailbox(uidb64: str, token: str) -> Mailbox | None:
 # --- Forwarding ------------------------------------------------------------------
 
 
+NEW_FORWARD_MESSAGE = "Enter your current password to forward to a new address."
+
+
+def forward_added_destinations(*, mailbox: Mailbox, destinations: str) -> list[str]:
+    """The addresses in ``destinations`` the mailbox does not forward to now.
+
+    Raises ValidationError for a malformed list, as ``Forward.clean()`` does.
+    """
+    current = Forward.objects.filter(mailbox=mailbox).first()
+    before = set(current.destination_list) if current else set()
+    if not destinations.strip():
+        return []
+    return [a for a in parse_address_list(destinations) if a not in before]
+
+
 @transaction.atomic
 def owner_forward_set(
     *,
@@ -194,8 +211,19 @@ def owner_forward_set(
     destinations: str,
     keep_copy: bool,
     ip_address: str | None,
+    password_checked: bool,
 ) -> Forward | None:
-    """Replace the owner's forwarding, validated as in the admin."""
+    """Replace the owner's forwarding, validated as in the admin.
+
+    An address not forwarded to before needs ``password_checked`` (the
+    portal asked for the current password): whoever holds a stolen session
+    must not quietly redirect the mailbox's mail. The mailbox is then told
+    (``forward_notice_send``). Removing addresses or the kept copy needs
+    neither: it sends mail to no one new.
+    """
+    added = forward_added_destinations(mailbox=mailbox, destinations=destinations)
+    if added and not password_checked:
+        raise ValidationError(NEW_FORWARD_MESSAGE, code="password_required")
     forward = forward_set(
         mailbox=mailbox, destinations=destinations, keep_copy=keep_copy
     )
@@ -208,7 +236,43 @@ def owner_forward_set(
             "keep_copy": forward.keep_copy if forward else True,
         },
     )
+    if added and forward is not None:
+        forward_notice_send(forward=forward, added=added, ip_address=ip_address)
     return forward
+
+
+def forward_notice_send(
+    *, forward: Forward, added: list[str], ip_address: str | None
+) -> bool:
+    """Tell the mailbox that its mail now also goes to ``added``; True if sent.
+
+    Sent inside the transaction that saves the forward, before it commits:
+    Postfix expands the notice's recipient with the lookup rows it can see,
+    the committed ones, so a forward that keeps no copy cannot carry the
+    notice of its own creation to the new address. The change stands if
+    the mail cannot be sent (the audit log has it); the operator reads the
+    warning in the log.
+    """
+    mailbox = forward.mailbox
+    context = {
+        "mailbox": mailbox,
+        "added": added,
+        "destinations": forward.destination_list,
+        "keep_copy": forward.keep_copy,
+        "ip_address": ip_address or "an unknown address",
+        "when": timezone.now(),
+    }
+    try:
+        send_mail(
+            subject=f"Forwarding of {mailbox.address} changed",
+            message=render_to_string("accounts/forward_notice_email.txt", context),
+            from_email=settings.MAILPANEL_PORTAL_FROM_EMAIL or None,
+            recipient_list=[mailbox.address],
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("Forwarding notice to mailbox %s not sent: %s", mailbox.pk, exc)
+        return False
+    return True
 
 
 def mailbox_send_as_addresses(mailbox: Mailbox) -> list[str]:
@@ -242,14 +306,16 @@ def mailbox_overview(mailbox: Mailbox) -> dict:
 
 
 def mailbox_home(mailbox: Mailbox, *, vmail_root: Path) -> Path:
-    """The mailbox's home under ``vmail_root``, as the Dovecot userdb row gives it."""
-    root = Path(vmail_root)
-    home = root / mailbox.domain.name / mailbox.local_part
-    # Local parts are dot-atoms: "/" is legal in them, "..": never; still,
-    # never write outside the vmail root whatever a row says.
-    if not home.resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"{mailbox.address}: home outside the vmail root")
-    return home
+    """The mailbox's home under ``vmail_root``, as the Dovecot userdb row gives it.
+
+    Raises ``MailboxPathError`` (a ValueError) for a name that would not be
+    its own directory: the script is never written into another's home.
+    """
+    return mailbox_dir(
+        root=Path(vmail_root),
+        domain=mailbox.domain.name,
+        local_part=mailbox.local_part,
+    )
 
 
 def vacation_sync(*, mailbox: Mailbox, vmail_root: Path) -> str:

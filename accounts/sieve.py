@@ -8,7 +8,7 @@ it is tested without a database or a mail server, and compiled with
 
 from collections.abc import Iterable
 
-from accounts.models import Vacation
+from accounts.models import Vacation, normalize_line_breaks
 
 SCRIPT_HEADER = "# Written by mailpanel from the owner's out-of-office settings;\n"
 SCRIPT_HEADER += "# edits here are overwritten at the next change.\n"
@@ -56,7 +56,8 @@ def render_vacation_sieve(vacation: Vacation, *, addresses: Iterable[str] = ()) 
     extra = sorted(set(addresses))
     if extra:
         vacation_args.append(f":addresses {sieve_string_list(extra)}")
-    message = vacation.message.replace("\r\n", "\n")
+    # The model stores LF already; a row saved before it did may hold CRs.
+    message = normalize_line_breaks(vacation.message)
     return (
         SCRIPT_HEADER
         + 'require ["vacation", "date", "relational"];\n\n'

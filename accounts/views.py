@@ -150,6 +150,7 @@ def recovery(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery.html", {"form": form})
 
 
+@sensitive_post_parameters()
 @owner_required
 def forwarding(request: HttpRequest) -> HttpResponse:
     form = ForwardingForm(request, data=_post(request))

@@ -31,6 +31,7 @@ from backups import staging as staging_tree
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
 from backups.runs import BackupError
 from backups.tool import Progress, RepositoryExists, Restic, Snapshot, ToolError
+from domains.maildir_paths import MailboxPathError, mailbox_dir_at, mailbox_dir_parts
 
 # --- Backing up -------------------------------------------------------------------
 
@@ -280,6 +281,27 @@ def _check_folder_name(name: str) -> None:
         )
 
 
+def _restorable(
+    selected: dict[str, dict[str, Any]], report: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """The mailboxes whose path in the manifest is a mailbox's own directory.
+
+    The manifest is read back from the repository, and the paths in it name
+    what the restore writes in the live vmail tree: one that is not
+    DOMAIN/LOCALPART of the hosted alphabet (a directory no mailbox could
+    own, or an edited manifest) is reported and left out.
+    """
+    kept = {}
+    for name, box in sorted(selected.items()):
+        try:
+            mailbox_dir_parts(str(box["path"]))
+        except MailboxPathError as exc:
+            report(f"{name}: skipped, {exc}")
+            continue
+        kept[name] = box
+    return kept
+
+
 def backup_restore(
     *,
     snapshot: str,
@@ -324,6 +346,12 @@ def backup_restore(
                 )
         else:
             selected = dict(mailboxes)
+        selected = _restorable(selected, report)
+        if address and not selected:
+            raise BackupError(
+                f"{address} cannot be restored: its path in the snapshot is not "
+                "DOMAIN/LOCALPART of a valid mailbox name"
+            )
         if everything:
             includes: list[str] = []
         else:
@@ -344,7 +372,7 @@ def backup_restore(
         for name, box in sorted(selected.items()):
             result = maildir.merge(
                 _under(scratch, staging) / "vmail" / box["path"],
-                root / box["path"],
+                mailbox_dir_at(root=root, relative=box["path"]),
                 into_folder=into_folder,
                 uid=settings.MAILPANEL_VMAIL_UID,
                 gid=settings.MAILPANEL_VMAIL_GID,

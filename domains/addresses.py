@@ -4,6 +4,11 @@ Addresses are stored the way Postfix looks them up: lower case, the domain in
 IDNA (punycode) form. Local parts are limited to RFC 5321 dot-atoms in ASCII:
 quoted local parts and SMTPUTF8 local parts are legal but are a common source
 of lookup mismatches and relay tricks, so the panel refuses them.
+
+The addresses hosted here (mailboxes and aliases) use a smaller alphabet,
+``LOCAL_PART_CHARS``: a mailbox's local part is a Dovecot login and a
+directory name under the vmail root as well as an address. docs/addresses.md
+gives the reasons.
 """
 
 import re
@@ -15,6 +20,17 @@ from django.core.exceptions import ValidationError
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*\Z")
 _LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+
+# The hosted alphabet: the intersection of RFC 5321's dot-atom, Dovecot's
+# default auth_username_chars (letters, digits, "." "-" "_" "@") and what is
+# one plain directory name under VMAIL_ROOT/DOMAIN/ ("/" is a separator, a
+# leading "." a hidden directory, "." and ".." the directory and its parent).
+# Stored in lower case; "." only between other characters, as in a dot-atom.
+# The database's check (domains.constraints) and the rendered
+# auth_username_chars (mailserver.render.dovecot) are built from it.
+LOCAL_PART_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
+_HOSTED_ATOM = rf"[{re.escape(LOCAL_PART_CHARS)}]+"
+_HOSTED_LOCAL_PART = re.compile(rf"{_HOSTED_ATOM}(?:\.{_HOSTED_ATOM})*\Z")
 
 MAX_LOCAL_PART = 64
 MAX_DOMAIN = 253
@@ -78,6 +94,48 @@ def normalize_local_part(local_part: str) -> str:
             params={"local": local_part},
         )
     return value.lower()
+
+
+def is_hosted_local_part(value: str) -> bool:
+    """Whether ``value``, exactly as given, may be stored as a hosted local part."""
+    return len(value) <= MAX_LOCAL_PART and bool(_HOSTED_LOCAL_PART.match(value))
+
+
+def normalize_hosted_local_part(local_part: str) -> str:
+    """The lower-case local part of a mailbox or alias here, or ValidationError."""
+    value = normalize_local_part(local_part)
+    if not is_hosted_local_part(value):
+        raise ValidationError(
+            "“%(local)s” cannot be used here: a mailbox or alias name may only "
+            "have letters, digits and . _ - (a dot not first, last or twice in "
+            "a row).",
+            code="local_not_hosted",
+            params={"local": local_part},
+        )
+    return value
+
+
+def is_domain_name(value: str) -> bool:
+    """Whether ``value`` is a domain name exactly as ``normalize_domain`` stores it."""
+    labels = value.split(".")
+    return (
+        len(value) <= MAX_DOMAIN
+        and len(labels) >= 2
+        and all(_LDH_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def dovecot_username_chars() -> str:
+    """Dovecot's auth_username_chars for logins ``local@domain`` of this alphabet.
+
+    Upper case as well: Dovecot checks the name as the client typed it,
+    before ``auth_username_format = %Lu`` lowers it. Domain names add no
+    character (letters, digits, "-" and ".").
+    """
+    letters = "".join(c for c in LOCAL_PART_CHARS if c.isalpha())
+    others = "".join(c for c in LOCAL_PART_CHARS if not c.isalpha())
+    return letters + letters.upper() + others + ".@"
 
 
 def split_address(address: str) -> tuple[str, str]:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 
 from django.db import models, transaction
 
+from domains.maildir_paths import MailboxPathError, mailbox_relative_dir
+
 
 class LookupKey(models.CharField):
     """The column a daemon looks rows up by: compared byte by byte.
@@ -288,7 +290,18 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
     )
     for mailbox in mailboxes:
         address = f"{mailbox.local_part}@{domain.name}"
-        if not mailbox.active:
+        try:
+            maildir = (
+                mailbox_relative_dir(domain=domain.name, local_part=mailbox.local_part)
+                + "/"
+            )
+        except MailboxPathError:
+            # A row from before the alphabet's check (migration 0008 stops
+            # until it is renamed or deleted): Dovecot refused its name all
+            # along, and its path could be another mailbox's home. Its mail is
+            # refused as a disabled mailbox's is; Dovecot refused it anyway.
+            maildir = None
+        if not mailbox.active or maildir is None:
             for name in names:
                 add(
                     PostfixRecipientAccess,
@@ -296,7 +309,6 @@ def _build_rows(domain) -> dict[type[LookupRow], list[LookupRow]]:
                     action=DISABLED_ACTION,
                 )
             continue
-        maildir = f"{domain.name}/{mailbox.local_part}/"
         add(PostfixMailbox, address=address, maildir=maildir)
         add(
             PostfixAlias,

@@ -15,18 +15,25 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q, Sum
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower
 from django.utils import timezone
 
 from domains import passwords
 from domains.addresses import (
+    MAX_ADDRESS,
     display_domain,
     normalize_domain,
-    normalize_local_part,
+    normalize_hosted_local_part,
     parse_address_list,
 )
+from domains.constraints import IsHostedLocalPart
 
 UNLIMITED = 0
+
+LOCAL_PART_CHECK_MESSAGE = (
+    "A mailbox or alias name may only have letters, digits and . _ - "
+    "(docs/addresses.md)."
+)
 
 
 def mailbox_hooks() -> ModuleType | None:
@@ -38,6 +45,66 @@ def mailbox_hooks() -> ModuleType | None:
     """
     path = getattr(settings, "MAILPANEL_MAILBOX_HOOKS", "")
     return importlib.import_module(path) if path else None
+
+
+def address_length_error(local_part: str, names: Iterable[str]) -> str | None:
+    """Why ``local_part`` at the longest of ``names`` is too long, or None.
+
+    Every hosted name of a domain (its own and its alias domains') is a key
+    of the lookup rows, varchar(254) like the addresses SMTP allows.
+    """
+    longest = max(names, key=len, default="")
+    length = len(local_part) + 1 + len(longest)
+    if length <= MAX_ADDRESS:
+        return None
+    return (
+        f"The address {local_part}@{display_domain(longest)} would have {length} "
+        f"characters; SMTP allows at most {MAX_ADDRESS}."
+    )
+
+
+def hosted_names(domain: "Domain") -> list[str]:
+    """``domain``'s name and its alias domains' (on or off: either may change)."""
+    return [domain.name, *domain.alias_domains.values_list("name", flat=True)]
+
+
+def longest_local_part(domain: "Domain") -> str:
+    """The longest local part among ``domain``'s mailboxes and aliases."""
+    found = [
+        rows.annotate(length=Length("local_part"))
+        .order_by("-length")
+        .values_list("local_part", flat=True)
+        .first()
+        or ""
+        for rows in (Mailbox.objects.filter(domain=domain), domain.aliases.all())
+    ]
+    return max(found, key=len)
+
+
+def check_expansion(override: dict[str, list[str]]) -> None:
+    """Refuse a change after which an address would expand too far.
+
+    ``override``: the ``virtual_alias_maps`` rows the change writes, as in
+    ``domains.lookups``. Postfix defers every message to an address that
+    expands past its limit, rendered from the same setting (domains.expansion).
+    """
+    from domains.expansion import expansion_too_large
+
+    limit = settings.MAILPANEL_ALIAS_EXPANSION_LIMIT
+    found = expansion_too_large(override, limit=limit)
+    if found is None:
+        return
+    address, count = found
+    if address.startswith("@"):
+        address = (
+            f"an address of {display_domain(address[1:])} without a row of its own"
+        )
+    raise ValidationError(
+        {
+            "destinations": f"Mail to {address} would go to {count} addresses; "
+            f"at most {limit} are allowed."
+        }
+    )
 
 
 class LookupSyncMixin(models.Model):
@@ -136,6 +203,11 @@ class Domain(models.Model):
             raise ValidationError(
                 {"name": f"{self.display_name} is already an alias domain."}
             )
+        if self.pk:
+            # A rename: every address of the domain takes the new name.
+            error = address_length_error(longest_local_part(self), [self.name])
+            if error:
+                raise ValidationError({"name": error})
         if self.quota and self.default_mailbox_quota > self.quota:
             raise ValidationError(
                 {
@@ -204,6 +276,12 @@ class DomainAlias(LookupSyncMixin):
                     "alias domain cannot point at itself or share a hosted name."
                 }
             )
+        if self.target_id:
+            # Every mailbox and alias of the target gets an address here.
+            local_part = longest_local_part(self.target)
+            error = address_length_error(local_part, [self.name])
+            if error:
+                raise ValidationError({"name": error})
 
 
 class Mailbox(LookupSyncMixin):
@@ -242,9 +320,12 @@ class Mailbox(LookupSyncMixin):
             models.UniqueConstraint(
                 fields=["domain", "local_part"], name="mailbox_address_unique"
             ),
+            # Lower case, not empty, and nothing a path or a Dovecot login
+            # would misread, even for a write that skips clean().
             models.CheckConstraint(
-                condition=Q(local_part=Lower("local_part")) & ~Q(local_part=""),
-                name="mailbox_local_part_lowercase",
+                condition=Q(IsHostedLocalPart("local_part")),
+                name="mailbox_local_part_hosted",
+                violation_error_message=LOCAL_PART_CHECK_MESSAGE,
             ),
         ]
 
@@ -306,12 +387,15 @@ class Mailbox(LookupSyncMixin):
     def clean(self) -> None:
         if self.local_part:
             try:
-                self.local_part = normalize_local_part(self.local_part)
+                self.local_part = normalize_hosted_local_part(self.local_part)
             except ValidationError as exc:
                 raise ValidationError({"local_part": exc.messages}) from None
         if not self.domain_id or not self.local_part:
             return
         domain = self.domain
+        error = address_length_error(self.local_part, hosted_names(domain))
+        if error:
+            raise ValidationError({"local_part": error})
         if self._state.adding and self.quota == UNLIMITED:
             self.quota = domain.default_mailbox_quota
         if Alias.objects.filter(domain=domain, local_part=self.local_part).exists():
@@ -368,8 +452,9 @@ class Alias(LookupSyncMixin):
                 fields=["domain", "local_part"], name="alias_source_unique"
             ),
             models.CheckConstraint(
-                condition=Q(local_part=Lower("local_part")),
-                name="alias_local_part_lowercase",
+                condition=Q(local_part="") | Q(IsHostedLocalPart("local_part")),
+                name="alias_local_part_hosted",
+                violation_error_message=LOCAL_PART_CHECK_MESSAGE,
             ),
         ]
 
@@ -392,7 +477,7 @@ class Alias(LookupSyncMixin):
         errors: dict[str, list] = {}
         if self.local_part:
             try:
-                self.local_part = normalize_local_part(self.local_part)
+                self.local_part = normalize_hosted_local_part(self.local_part)
             except ValidationError as exc:
                 errors["local_part"] = exc.messages
         try:
@@ -404,6 +489,10 @@ class Alias(LookupSyncMixin):
         if not self.domain_id:
             return
         domain = self.domain
+        if not self.is_catchall:
+            error = address_length_error(self.local_part, hosted_names(domain))
+            if error:
+                raise ValidationError({"local_part": error})
         if (
             not self.is_catchall
             and Mailbox.objects.filter(
@@ -431,6 +520,16 @@ class Alias(LookupSyncMixin):
                 raise ValidationError(
                     {"destinations": "This would make a loop: " + " → ".join(loop)}
                 )
+        # The rows domains.lookups writes for it: at the domain, and at each
+        # alias domain (x@alias → x@domain; a catch-all copied as it is).
+        key = self.source if not self.is_catchall else f"@{domain.name}"
+        override = {key: self.destination_list}
+        for name in hosted_names(domain)[1:]:
+            if self.is_catchall:
+                override[f"@{name}"] = self.destination_list
+            else:
+                override[f"{self.local_part}@{name}"] = [self.source]
+        check_expansion(override)
 
 
 class Forward(LookupSyncMixin):
@@ -483,6 +582,9 @@ class Forward(LookupSyncMixin):
             raise ValidationError(
                 {"destinations": "This would make a loop: " + " → ".join(loop)}
             )
+        # The mailbox's row in virtual_alias_maps (lookups._mailbox_targets).
+        targets = [address] if self.keep_copy else []
+        check_expansion({address: targets + self.destination_list})
 
 
 def hosting_domain_ids(addresses: Iterable[str]) -> set[int]:

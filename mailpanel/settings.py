@@ -136,6 +136,11 @@ MAILPANEL_BCRYPT_ROUNDS = env.int("MAILPANEL_BCRYPT_ROUNDS", default=12)
 MAILPANEL_VMAIL_ROOT = env("MAILPANEL_VMAIL_ROOT", default="/var/vmail")
 MAILPANEL_VMAIL_UID = env.int("MAILPANEL_VMAIL_UID", default=5000)
 MAILPANEL_VMAIL_GID = env.int("MAILPANEL_VMAIL_GID", default=5000)
+# The most addresses one address may deliver to, through its forward or alias
+# and every alias and forward behind them (a copy kept in the mailbox counts).
+# The models refuse more, and Postfix's virtual_alias_expansion_limit is
+# rendered from it, so Postfix never defers a message the panel allowed.
+MAILPANEL_ALIAS_EXPANSION_LIMIT = env.int("MAILPANEL_ALIAS_EXPANSION_LIMIT", default=50)
 
 # --- Celery -------------------------------------------------------------------
 # The broker must be reachable in production; eager mode is never switched on

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from domains.maildir_paths import MailboxPathError, mailbox_relative_dir
 from mailserver import maildirs
 from mailserver.hosts import mailhost_queues, mailserver_config_changed
 from mailserver.models import MaildirJob
@@ -50,9 +51,24 @@ AUTH_FLUSH_TASK = "mailserver.tasks.dovecot_auth_flush_task"
 VACATION_TASK = "mailserver.tasks.vacation_sync_task"
 
 
-def _relative(local_part: str, domain_name: str) -> str:
-    # As in the lookup rows: DOMAIN/LOCALPART under the vmail root.
-    return f"{domain_name}/{local_part}"
+def _relative(local_part: str, domain_name: str) -> str | None:
+    """DOMAIN/LOCALPART under the vmail root, as in the lookup rows; None for
+    a name outside the alphabet.
+
+    Such a row predates the check (migration 0006 stops until it is renamed
+    or deleted). Dovecot never accepted its name, so it owns no maildir, and
+    the path its name makes is someone else's ("alice/" is alice's home):
+    there is nothing of its own to move or archive.
+    """
+    try:
+        return mailbox_relative_dir(domain=domain_name, local_part=local_part)
+    except MailboxPathError:
+        logger.warning(
+            "%r@%s is outside the local-part alphabet: no maildir work for it.",
+            local_part,
+            domain_name,
+        )
+        return None
 
 
 def _jobs_for_hosts(**fields) -> list[MaildirJob]:
@@ -74,11 +90,16 @@ def mailbox_moved(*, mailbox, old_local_part: str, old_domain) -> None:
     from domains.models import Alias
 
     old_address = f"{old_local_part}@{old_domain.name}"
+    source = _relative(old_local_part, old_domain.name)
+    target = _relative(mailbox.local_part, mailbox.domain.name)
+    if source is None or target is None:
+        # Nothing on disk, and no address worth keeping: it never received.
+        return
     _jobs_for_hosts(
         kind=MaildirJob.Kind.MOVE,
         mailbox=mailbox,
-        source=_relative(old_local_part, old_domain.name),
-        target=_relative(mailbox.local_part, mailbox.domain.name),
+        source=source,
+        target=target,
         old_address=old_address,
         new_address=mailbox.address,
     )
@@ -108,11 +129,15 @@ def domain_renamed(*, domain: Domain, old_name: str) -> None:
 
     mailboxes = list(domain.mailboxes.values_list("pk", "local_part"))
     for mailbox_id, local_part in mailboxes:
+        source = _relative(local_part, old_name)
+        target = _relative(local_part, domain.name)
+        if source is None or target is None:
+            continue
         _jobs_for_hosts(
             kind=MaildirJob.Kind.MOVE,
             mailbox_id=mailbox_id,
-            source=_relative(local_part, old_name),
-            target=_relative(local_part, domain.name),
+            source=source,
+            target=target,
             old_address=f"{local_part}@{old_name}",
             new_address=f"{local_part}@{domain.name}",
         )
@@ -126,11 +151,14 @@ def domain_renamed(*, domain: Domain, old_name: str) -> None:
 @transaction.atomic
 def mailbox_deleted(*, mailbox) -> None:
     """``mailbox`` is about to be deleted: archive (or remove) its maildir."""
+    source = _relative(mailbox.local_part, mailbox.domain.name)
+    if source is None:
+        return
     remove = settings.MAILPANEL_MAILDIR_ON_DELETE == "remove"
     _jobs_for_hosts(
         kind=MaildirJob.Kind.REMOVE if remove else MaildirJob.Kind.ARCHIVE,
         mailbox=None,
-        source=_relative(mailbox.local_part, mailbox.domain.name),
+        source=source,
         old_address=mailbox.address,
     )
 

@@ -20,6 +20,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from domains.maildir_paths import MailboxPathError, mailbox_dir_at
+
 # Dovecot's own state files: rebuilt from the messages, never merged (a
 # second copy would describe the other tree's messages).
 DOVECOT_STATE_PREFIXES = ("dovecot.index", "dovecot-uidlist", "dovecot-keywords")
@@ -30,11 +32,16 @@ class MaildirError(RuntimeError):
 
 
 def resolve(root: Path, relative: str) -> Path:
-    """``root/relative``, refusing anything that would leave the root."""
-    path = (root / relative).resolve()
-    if path == root.resolve() or not path.is_relative_to(root.resolve()):
-        raise MaildirError(f"{relative!r} is not a directory under {root}")
-    return path
+    """``root/DOMAIN/LOCALPART`` for a job's ``relative``, or MaildirError.
+
+    Checked by the one helper that builds mailbox paths: only a mailbox's
+    own directory, never the domain's, another mailbox's or anything
+    outside the root, whatever the job row says.
+    """
+    try:
+        return mailbox_dir_at(root=Path(root), relative=relative)
+    except MailboxPathError as exc:
+        raise MaildirError(f"{relative!r} is not a mailbox directory: {exc}") from None
 
 
 def _merge(source: Path, target: Path) -> int:
@@ -94,7 +101,9 @@ def maildir_archive(*, root: Path, source: str, archive: Path) -> Path | None:
     if not old.exists():
         return None
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    destination = archive / f"{source.rstrip('/')}-{stamp}"
+    # ARCHIVE/DOMAIN/LOCALPART-STAMP: beside where the helper puts the home.
+    place = resolve(archive, source)
+    destination = place.with_name(f"{place.name}-{stamp}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.rename(old, destination)

@@ -346,8 +346,11 @@ def dovecot_flush_auth_cache(
 
         config_file = Path(settings.MAILPANEL_DOVECOT_DIR) / "dovecot.conf"
     try:
+        # "--": a local part may start with "-" (docs/addresses.md), and
+        # "-a..." would be read as flush's socket option.
         result = _run(
-            ["doveadm", "-c", str(config_file), "auth", "cache", "flush", username],
+            ["doveadm", "-c", str(config_file), "auth", "cache", "flush"]
+            + ["--", username],
             "doveadm auth cache flush",
         )
     except MailServerError as exc:

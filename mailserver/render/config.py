@@ -79,6 +79,9 @@ class MailServerConfig:
     # host's worker writes, and the CAs relay certificates must chain to.
     relay_credentials_map: str = "/etc/mailpanel/relay-credentials"
     relay_tls_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+    # Postfix's virtual_alias_expansion_limit: the models' limit
+    # (MAILPANEL_ALIAS_EXPANSION_LIMIT, domains.expansion), the same number.
+    alias_expansion_limit: int = 50
 
     @classmethod
     def from_settings(cls) -> MailServerConfig:
@@ -125,6 +128,7 @@ class MailServerConfig:
             local_smtp_listen=settings.MAILPANEL_LOCAL_SMTP_LISTEN,
             relay_credentials_map=settings.MAILPANEL_RELAY_CREDENTIALS_MAP,
             relay_tls_ca_file=settings.MAILPANEL_RELAY_TLS_CA_FILE,
+            alias_expansion_limit=settings.MAILPANEL_ALIAS_EXPANSION_LIMIT,
         )
 
 

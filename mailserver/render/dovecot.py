@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from domains import sql_interface
+from domains.addresses import dovecot_username_chars
 from mailserver.render.config import DbConnection, MailServerConfig, local_smtp_listen
 from mailserver.render.text import (
     GENERATED,
@@ -105,6 +106,9 @@ def _dovecot_main(config: MailServerConfig) -> str:
         ("disable_plaintext_auth", "yes"),
         ("auth_mechanisms", "plain login"),
         ("auth_username_format", "%Lu"),
+        # Written from the panel's local-part alphabet (docs/addresses.md),
+        # so the two cannot drift: Dovecot's default today, said explicitly.
+        ("auth_username_chars", dovecot_username_chars()),
         # No cache: a password change or a disabled service applies at the next
         # login, and a database outage refuses logins instead of serving stale
         # answers. mailserver.services.dovecot_flush_auth_cache() exists for

@@ -201,6 +201,9 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
         ("virtual_mailbox_domains", maps["virtual-mailbox-domains"]),
         ("virtual_mailbox_maps", maps["virtual-mailbox-maps"]),
         ("virtual_alias_maps", maps["virtual-alias-maps"]),
+        # Mail to an address that expands further is deferred as a whole;
+        # the models refuse such a change first (domains.expansion).
+        ("virtual_alias_expansion_limit", int(config.alias_expansion_limit)),
         # Every hosted and alias domain is a virtual mailbox domain; aliases
         # are expanded through virtual_alias_maps all the same. The default,
         # $virtual_alias_maps, would have trivial-rewrite query the alias map

@@ -188,7 +188,11 @@ def test_it_forwards_to_an_outside_address(mail):
     response = post_form(
         owner,
         "/account/forwarding/",
-        {"destinations": target, "keep_copy": "on"},
+        {
+            "destinations": target,
+            "keep_copy": "on",
+            "current_password": data.PASSWORD,
+        },
     )
     assert response.status_code == 302, response
 
@@ -197,6 +201,37 @@ def test_it_forwards_to_an_outside_address(mail):
     received = mail.sink.wait_for(subject)
     assert [m.rcpt_tos for m in received] == [[target]]
     imap_wait_for(mail.imap_port, box.address, data.PASSWORD, subject)
+
+
+def test_the_notice_of_a_new_forward_reaches_the_mailbox_not_the_new_address(mail):
+    # No copy kept: once the forward is live, mail to the mailbox only goes
+    # to the new address. The notice is sent before that (before the commit
+    # Postfix would see), so it lands in the mailbox, where its owner reads.
+    box = data.mailbox(data.domain("portal-notice.test"), "hank")
+    target = f"hank-elsewhere@{SINK_DOMAIN}"
+    owner = portal(box.address)
+    notice = f"Forwarding of {box.address} changed"
+
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=mail.smtp_port,
+        DEFAULT_FROM_EMAIL=f"panel@{SINK_DOMAIN}",
+    ):
+        response = post_form(
+            owner,
+            "/account/forwarding/",
+            {"destinations": target, "current_password": data.PASSWORD},
+        )
+    assert response.status_code == 302, response
+
+    message = imap_wait_for(mail.imap_port, box.address, data.PASSWORD, notice)
+    assert target in message.get_payload(decode=True).decode()
+    after = unique_subject("after the change")
+    send(mail.smtp_port, f"someone@{SINK_DOMAIN}", [box.address], after)
+    assert [m.rcpt_tos for m in mail.sink.wait_for(after)] == [[target]]
+    assert poll(lambda: queue_empty(mail)), mail.postqueue()
+    assert mail.sink.received(notice) == []
 
 
 def test_it_compiles_the_script_where_dovecot_reads_it(mail, worker, tmp_path):

@@ -7,6 +7,7 @@ script after commit (tests/accounts/test_vacation_sync.py runs that part).
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts import services
@@ -35,6 +36,15 @@ def form(**overrides) -> dict:
         "reply_days": "7",
     }
     return {k: v for k, v in {**data, **overrides}.items() if v is not None}
+
+
+VALID = {
+    "enabled": True,
+    "subject": "Away",
+    "message": "Back soon.",
+    "start": timezone.localdate(),
+    "end": timezone.localdate() + timedelta(days=7),
+}
 
 
 def queued() -> list[tuple[str, tuple]]:
@@ -174,6 +184,33 @@ def test_it_rejects_bad_input_and_changes_nothing(
     assert Vacation.objects.get().subject == "Kept"
     assert queued() == before
     assert AuditEvent.objects.filter(action="vacation_changed").count() == 1
+
+
+def test_the_service_stores_line_breaks_as_the_script_needs_them(mailbox, vmail_root):
+    vacation = services.vacation_set(
+        mailbox=mailbox,
+        ip_address=None,
+        **{**VALID, "message": "one\r\ntwo\rthree\n"},
+    )
+
+    assert Vacation.objects.get().message == "one\ntwo\nthree\n" == vacation.message
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("message", "a\x00b"), ("message", "a\ud800b"), ("subject", "a\udc00b")],
+)
+def test_the_service_refuses_text_no_script_can_hold(mailbox, vmail_root, field, text):
+    # Not only the form: a service call (or the admin) goes through the model.
+    with pytest.raises(ValidationError) as excinfo:
+        services.vacation_set(
+            mailbox=mailbox, ip_address=None, **{**VALID, field: text}
+        )
+
+    assert field in excinfo.value.message_dict
+    assert not Vacation.objects.exists()
+    assert not AuditEvent.objects.exists()
+    assert queued() == []
 
 
 def test_the_row_the_audit_event_and_the_outbox_message_commit_together(

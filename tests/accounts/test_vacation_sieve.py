@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from accounts.models import Vacation
 from accounts.sieve import render_vacation_sieve
@@ -115,6 +116,51 @@ def test_it_compiles_with_sievec(tmp_path, fields):
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def sievec(tmp_path, script: str) -> subprocess.CompletedProcess:
+    """Compile ``script`` with Pigeonhole; the binary goes to ``tmp_path`` too."""
+    path = tmp_path / "mailpanel.sieve"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run(
+        ["sievec", str(path), str(tmp_path / "out.svbin")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@needs_sievec
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"message": "line one\rline two"},
+        {"message": "old\r\rMac\r\n"},
+        {"message": "nul \x00 inside"},
+        {"message": "a lone \ud800 surrogate"},
+        {"subject": "a lone \udfff surrogate"},
+        {"subject": "nul \x00"},
+        {"message": "form\x0cfeed, vertical\x0btab, escape\x1b[0m, delete\x7f"},
+    ],
+    ids=repr,
+)
+def test_a_reply_the_model_accepts_always_compiles(tmp_path, fields):
+    # Bare CRs and NULs used to pass clean() and break the script (sievec:
+    # "stray carriage-return", "NUL character"); a lone surrogate could not
+    # even be written (UnicodeEncodeError). The model now normalises line
+    # breaks and refuses what no script can hold, naming the field.
+    row = vacation(**fields)
+    try:
+        row.clean()
+    except ValidationError as exc:
+        assert set(exc.message_dict) == set(fields)
+        return
+
+    result = sievec(tmp_path, render_vacation_sieve(row, addresses=["a@b.example"]))
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "\r" not in row.message
 
 
 def run_sieve_test(script: str, headers: str) -> str:

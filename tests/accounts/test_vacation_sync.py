@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Vacation
 from accounts.services import vacation_sync
 from accounts.sieve_files import SieveInstallError
+from domains.maildir_paths import MailboxPathError
 from domains.models import Alias
 from mailserver import lifecycle
 from mailserver.models import MaildirJob, MailHost, OutboxMessage
@@ -123,6 +124,30 @@ def test_it_leaves_an_owners_own_filters_alone_and_says_why(mailbox, root):
         vacation_sync(mailbox=mailbox, vmail_root=root)
 
     assert active(home) == "# my filters\n"
+
+
+@pytest.mark.parametrize(
+    "hostile", ["alice/", "{root}/example.org/alice", "../example.org/alice"]
+)
+@pytest.mark.parametrize("bobs_reply", ["on", "off"])
+def test_it_never_writes_or_removes_another_mailboxs_script(
+    mailbox, other_mailbox, root, hostile, bobs_reply
+):
+    # bob's local part as a row from before the check could hold it: once
+    # "alice/" or an absolute path inside the root wrote or deleted alice's
+    # script (issue 22).
+    home = root / "example.org" / "alice"
+    reply(mailbox, subject="Alice away")
+    vacation_sync(mailbox=mailbox, vmail_root=root)
+    reply(other_mailbox, subject="Bob away", enabled=bobs_reply == "on")
+    other_mailbox.local_part = hostile.format(root=root)
+
+    with pytest.raises(MailboxPathError):
+        vacation_sync(mailbox=other_mailbox, vmail_root=root)
+
+    assert ':subject "Alice away"' in active(home)
+    assert sorted(p.name for p in root.iterdir()) == ["example.org"]
+    assert sorted(p.name for p in (root / "example.org").iterdir()) == ["alice"]
 
 
 # --- the worker's task ---------------------------------------------------------

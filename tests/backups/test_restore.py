@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -94,6 +96,29 @@ def test_it_restores_a_domain(backup_env, two_mailboxes):
     assert result.mailboxes == 2
     assert result.messages_restored == 3  # alice's two and bob's old one
     assert len(backup_env.vmail.messages("bob@example.org")) == 2
+
+
+def test_it_restores_nothing_into_a_directory_no_mailbox_could_own(backup_env):
+    # A directory named outside the local-part alphabet (docs/addresses.md):
+    # its path in the manifest names no mailbox's home, so nothing is
+    # written there, and the rest of the domain is restored.
+    vmail = backup_env.vmail
+    vmail.deliver("alice@example.org", message("alice"))
+    odd = vmail.deliver("o'brien@example.org", message("odd"))
+    run = services.backup_run()
+    assert run.state == State.SUCCEEDED, run.error
+    shutil.rmtree(vmail.home("o'brien@example.org"))
+    lines = []
+
+    result = services.backup_restore(
+        snapshot=str(run.pk), domain="example.org", report=lines.append
+    )
+
+    assert result.mailboxes == 1
+    assert not odd.parent.exists()
+    assert any(line.startswith("o'brien@example.org: skipped") for line in lines)
+    with pytest.raises(BackupError, match="cannot be restored"):
+        services.backup_restore(snapshot=str(run.pk), address="o'brien@example.org")
 
 
 def test_it_refuses_a_mailbox_that_is_not_in_the_backup(backup_env, two_mailboxes):

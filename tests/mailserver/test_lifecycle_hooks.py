@@ -248,3 +248,35 @@ def test_a_sync_being_published_does_not_count_as_waiting(monkeypatch):
     syncs = OutboxMessage.objects.filter(task=lifecycle.VACATION_TASK)
     assert syncs.count() == 2
     assert all(m.args == args and m.sent_at for m in syncs)
+
+
+# --- local parts from before the alphabet (docs/addresses.md) -------------------
+
+HOSTILE = ["alice/", "/", "/var/vmail/example.org/alice", "o'brien"]
+
+
+@pytest.mark.parametrize("local_part", HOSTILE)
+def test_deleting_such_a_mailbox_leaves_every_maildir_alone(hosts, local_part):
+    # Dovecot never accepted its logins, so it owns no maildir; the path its
+    # name makes is someone else's ("alice/" is alice's).
+    domain = saved(Domain(name="example.org"))
+    mailbox(domain, "alice")
+    ghost = Mailbox(domain=domain, local_part=local_part)
+
+    lifecycle.mailbox_deleted(mailbox=ghost)
+
+    assert MaildirJob.objects.count() == 0
+    assert not OutboxMessage.objects.filter(task=lifecycle.JOB_TASK).exists()
+
+
+@pytest.mark.parametrize("local_part", HOSTILE)
+def test_renaming_such_a_mailbox_moves_no_maildir(hosts, local_part):
+    domain = saved(Domain(name="example.org"))
+    renamed = mailbox(domain, "ghost")
+
+    lifecycle.mailbox_moved(
+        mailbox=renamed, old_local_part=local_part, old_domain=domain
+    )
+
+    assert MaildirJob.objects.count() == 0
+    assert not Alias.objects.exists()

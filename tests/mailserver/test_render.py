@@ -397,3 +397,31 @@ def test_each_host_puts_its_own_vmail_root_before_the_userdb_maildir(config):
     for bad in ("relative/path", "/srv/mail %u", "/srv/'x"):
         with pytest.raises(RenderError, match="vmail root"):
             render_dovecot(dataclasses.replace(config, vmail_root=bad))
+
+
+def test_dovecot_accepts_exactly_the_logins_the_panel_creates(config):
+    # One alphabet (docs/addresses.md): every mailbox the panel accepts can
+    # log in and receive, and Dovecot's list is written from the same constant
+    # as the model's check, equal to Dovecot's own default.
+    from domains.addresses import LOCAL_PART_CHARS, dovecot_username_chars
+
+    main = render_dovecot(config)["mailpanel.conf"]
+    line = f"\nauth_username_chars = {dovecot_username_chars()}\n"
+    assert line in main
+    chars = set(dovecot_username_chars())
+    assert chars == set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@"
+    )
+    assert set(LOCAL_PART_CHARS) | set(LOCAL_PART_CHARS.upper()) | {"."} < chars
+
+
+def test_postfix_expands_an_address_as_far_as_the_panel_allows(settings, config):
+    # The models refuse an address that would expand past the setting
+    # (domains.expansion); Postfix defers beyond its own limit, so the two
+    # are one number.
+    assert main_cf(config)["virtual_alias_expansion_limit"] == "50"
+    settings.MAILPANEL_ALIAS_EXPANSION_LIMIT = 7
+    assert (
+        main_cf(MailServerConfig.from_settings())["virtual_alias_expansion_limit"]
+        == "7"
+    )

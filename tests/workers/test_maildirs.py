@@ -70,3 +70,44 @@ def test_it_removes_when_asked(tmp_path):
 def test_it_refuses_paths_outside_the_root(tmp_path, relative):
     with pytest.raises(maildirs.MaildirError):
         maildirs.maildir_remove(root=tmp_path / "vmail", source=relative)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # What deleting the mailboxes "alice/", "/" and an absolute local
+        # part stored: each reached a directory that was not theirs.
+        "example.org/alice/",
+        "example.org//",
+        "example.org//var/vmail/example.org/alice",
+        "example.org/../example.org/alice",
+    ],
+)
+@pytest.mark.parametrize("action", ["archive", "remove"])
+def test_it_leaves_another_mailbox_alone_whatever_a_job_says(tmp_path, source, action):
+    root = tmp_path / "vmail"
+    _message(root, "example.org/alice", "1.msg")
+    with pytest.raises(maildirs.MaildirError):
+        if action == "archive":
+            maildirs.maildir_archive(
+                root=root, source=source, archive=tmp_path / "archive"
+            )
+        else:
+            maildirs.maildir_remove(root=root, source=source)
+    assert (root / "example.org/alice/Maildir/new/1.msg").exists()
+    assert not (tmp_path / "archive").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [("example.org/alice/", "example.org/bob"), ("example.org/bob", "example.org/")],
+)
+def test_it_moves_nothing_to_or_from_a_path_that_is_not_a_mailbox(
+    tmp_path, source, target
+):
+    _message(tmp_path, "example.org/alice", "1.msg")
+    _message(tmp_path, "example.org/bob", "2.msg")
+    with pytest.raises(maildirs.MaildirError):
+        maildirs.maildir_move(root=tmp_path, source=source, target=target)
+    assert (tmp_path / "example.org/alice/Maildir/new/1.msg").exists()
+    assert (tmp_path / "example.org/bob/Maildir/new/2.msg").exists()
