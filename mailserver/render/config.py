@@ -79,6 +79,19 @@ class MailServerConfig:
     # host's worker writes, and the CAs relay certificates must chain to.
     relay_credentials_map: str = "/etc/mailpanel/relay-credentials"
     relay_tls_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+    # DKIM signing (docs/dkim.md): rspamd's private configuration directory,
+    # its state (pid file, caches), its log ("" is syslog), and the loopback
+    # "HOST:PORT" of its milter. An empty milter address means no rspamd at
+    # all: nothing is signed and Postfix calls no milter.
+    rspamd_dir: Path = Path("/etc/mailpanel/rspamd")
+    rspamd_state_dir: str = "/var/lib/mailpanel/rspamd"
+    rspamd_log_file: str = ""
+    rspamd_milter_listen: str = ""
+
+    @property
+    def signing(self) -> bool:
+        """Whether Postfix hands outgoing mail to rspamd for DKIM signing."""
+        return bool(self.rspamd_milter_listen)
 
     @classmethod
     def from_settings(cls) -> MailServerConfig:
@@ -125,6 +138,10 @@ class MailServerConfig:
             local_smtp_listen=settings.MAILPANEL_LOCAL_SMTP_LISTEN,
             relay_credentials_map=settings.MAILPANEL_RELAY_CREDENTIALS_MAP,
             relay_tls_ca_file=settings.MAILPANEL_RELAY_TLS_CA_FILE,
+            rspamd_dir=Path(settings.MAILPANEL_RSPAMD_DIR),
+            rspamd_state_dir=settings.MAILPANEL_RSPAMD_STATE_DIR,
+            rspamd_log_file=settings.MAILPANEL_RSPAMD_LOG_FILE,
+            rspamd_milter_listen=settings.MAILPANEL_RSPAMD_MILTER_LISTEN,
         )
 
 
@@ -157,6 +174,22 @@ def database_connection(db: Mapping | None = None) -> DbConnection:
     raise RenderError(
         f"Postfix and Dovecot can read PostgreSQL or SQLite, not {engine}."
     )
+
+
+def milter_listen(config: MailServerConfig) -> tuple[str, int]:
+    """rspamd's milter address, loopback only: ``127.x.y.z:PORT`` or ``[::1]:PORT``.
+
+    Whoever reaches that socket can have mail signed with any hosted domain's
+    key, so it is never offered beyond this machine.
+    """
+    value = safe_value(config.rspamd_milter_listen, "rspamd milter address")
+    match = re.fullmatch(r"(127(?:\.\d{1,3}){3}|\[::1\]):(\d{1,5})", value)
+    if match is None or not 0 < int(match[2]) < 65536:
+        raise RenderError(
+            "MAILPANEL_RSPAMD_MILTER_LISTEN must be a loopback address and port "
+            f"(127.0.0.1:11332 or [::1]:11332), not {value!r}."
+        )
+    return match[1], int(match[2])
 
 
 def local_smtp_listen(config: MailServerConfig) -> str:
