@@ -1,9 +1,10 @@
 """Shared fixtures for tests that need real services (Postfix, Dovecot).
 
 ``mailserver`` renders the configuration with ``mailserver.services`` into a
-fresh temporary directory, starts a private Postfix and Dovecot instance on
-kernel-chosen loopback ports once per session and stops them at the end. The
-machine's own /etc/postfix, /etc/dovecot and ports 25/143/... are never used.
+fresh temporary directory, starts a private Postfix, Dovecot and rspamd (the
+DKIM signer, Postfix's milter) on kernel-chosen loopback ports once per
+session and stops them at the end. The machine's own /etc/postfix,
+/etc/dovecot, /etc/rspamd and ports 25/143/11332/... are never used.
 
 In CI (``CI=true``) a missing binary or service fails the test; elsewhere it is
 skipped with the reason.
@@ -28,7 +29,16 @@ import pytest
 E2E_HOSTNAME = "mail.mailpanel.test"
 # The "external" domain: transport_maps sends it to the test's SMTP sink.
 SINK_DOMAIN = "sink.test"
-REQUIRED_BINARIES = ("postfix", "postconf", "dovecot", "doveconf", "doveadm", "openssl")
+REQUIRED_BINARIES = (
+    "postfix",
+    "postconf",
+    "dovecot",
+    "doveconf",
+    "doveadm",
+    "openssl",
+    "rspamd",
+    "rspamadm",
+)
 
 
 def in_ci() -> bool:
@@ -71,6 +81,7 @@ class MailServer:
     sink: object
     postfix_link: object
     dovecot_link: object
+    milter_port: int
     # The settings the instance was rendered with; tests that create data run
     # under them (e.g. MAILPANEL_VMAIL_ROOT goes into the lookup rows).
     settings: dict
@@ -79,9 +90,21 @@ class MailServer:
     def dovecot_conf(self) -> Path:
         return self.workdir / "dovecot" / "dovecot.conf"
 
+    def start_rspamd(self) -> None:
+        from mailserver.rspamd import rspamd_start
+
+        rspamd_start(self.config, self.workdir / "start.log")
+        if not _wait_for_port(self.milter_port):
+            pytest.fail(f"rspamd does not listen on {self.milter_port}\n{self.logs()}")
+
+    def stop_rspamd(self) -> None:
+        from mailserver.rspamd import rspamd_stop
+
+        rspamd_stop(self.config)
+
     def logs(self) -> str:
         parts = []
-        for name in ("postfix.log", "dovecot.log"):
+        for name in ("postfix.log", "dovecot.log", "rspamd.log"):
             path = self.workdir / name
             if path.exists():
                 parts.append(f"--- {name}\n" + path.read_text()[-6000:])
@@ -115,6 +138,7 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
         unavailable("the e2e tests run against PostgreSQL (DATABASE_URL)")
 
     from mailserver.render import MailServerConfig
+    from mailserver.rspamd import rspamd_stop
     from mailserver.services import MailServerError, mailserver_apply
 
     # Not pytest's tmp_path: that is 0700, and the postfix user, Dovecot's
@@ -130,6 +154,7 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
     controller = sink.start()
     ports = {name: free_port() for name in ("smtp", "sub", "subs", "imap", "imaps")}
     ports.update({name: free_port() for name in ("pop3", "pop3s", "local")})
+    ports["milter"] = free_port()
     test_settings = dict(
         MAILPANEL_VMAIL_ROOT=str(vmail_root),
         MAILPANEL_POSTFIX_DIR=str(workdir / "postfix"),
@@ -159,12 +184,17 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
         MAILPANEL_DOVECOT_BASE_DIR=str(workdir / "run"),
         MAILPANEL_DOVECOT_LOG_PATH=str(workdir / "dovecot.log"),
         MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK=True,
+        MAILPANEL_RSPAMD_DIR=str(workdir / "rspamd"),
+        MAILPANEL_RSPAMD_STATE_DIR=str(workdir / "rspamd-state"),
+        MAILPANEL_RSPAMD_LOG_FILE=str(workdir / "rspamd.log"),
+        MAILPANEL_RSPAMD_MILTER_LISTEN=f"127.0.0.1:{ports['milter']}",
     )
     # Only while rendering: other tests must keep the production defaults.
     overrides = override_settings(**test_settings)
     overrides.enable()
     postfix_dir = workdir / "postfix"
     dovecot_conf = workdir / "dovecot" / "dovecot.conf"
+    config = None
     try:
         config = MailServerConfig.from_settings()
         database = dataclasses.replace(config.postfix_db, host="127.0.0.1")
@@ -181,7 +211,8 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
             },
         )
         try:
-            config = mailserver_apply(config, reload=False)
+            # No DKIM keys yet: the tests that sign apply theirs.
+            config = mailserver_apply(config, reload=False, keys=[])
         except MailServerError as exc:
             pytest.fail(f"mailserver apply failed: {exc}", pytrace=False)
         finally:
@@ -215,13 +246,18 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
             sink=sink,
             postfix_link=postfix_link,
             dovecot_link=dovecot_link,
+            milter_port=ports["milter"],
             settings=test_settings,
         )
+        # The signer first: submission defers every message while it is down.
+        server.start_rspamd()
         for port in ports.values():
             if not _wait_for_port(port):
                 pytest.fail(f"nothing listens on {port}\n{server.logs()}")
         yield server
     finally:
+        if config is not None:
+            rspamd_stop(config)
         subprocess.run(
             ["doveadm", "-c", str(dovecot_conf), "stop"],
             capture_output=True,
