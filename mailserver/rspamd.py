@@ -9,9 +9,11 @@ never appear in a log line, an error or a repr.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from mailserver.render import (
     MailServerConfig,
     render_rspamd,
 )
+from mailserver.render.config import milter_address
 from mailserver.tools import (
     MailServerError,
     RenderedFile,
@@ -147,11 +150,30 @@ def rspamd_start(config: MailServerConfig, log_file: Path) -> int:
             args, stdout=output, stderr=output, timeout=120, check=False
         )
     deadline = time.monotonic() + 30
-    while (pid := rspamd_pid(config)) is None or not _children(pid):
+    while (pid := rspamd_pid(config)) is None or not milter_answers(config):
         if result.returncode != 0 or time.monotonic() > deadline:
             raise MailServerError(f"rspamd did not start; see {log_file}")
         time.sleep(0.1)
     return pid
+
+
+def milter_answers(config: MailServerConfig) -> bool:
+    """Whether something accepts connections on the milter's socket."""
+    where = milter_address(config).postfix
+    kind, _, address = where.partition(":")
+    if kind == "unix":
+        family, target = socket.AF_UNIX, address
+    else:
+        host, _, port = address.rpartition(":")
+        family, target = socket.AF_INET, (host.strip("[]"), int(port))
+        if ":" in host:
+            family = socket.AF_INET6
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        with contextlib.suppress(OSError):
+            sock.connect(target)
+            return True
+    return False
 
 
 def rspamd_stop(config: MailServerConfig, timeout: float = 30.0) -> None:

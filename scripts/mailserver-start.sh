@@ -12,7 +12,7 @@ POSTFIX_DIR="${MAILPANEL_POSTFIX_DIR:-/etc/postfix}"
 DOVECOT_CONF="${MAILPANEL_DOVECOT_DIR:-/etc/dovecot}/dovecot.conf"
 RSPAMD_CONF="${MAILPANEL_RSPAMD_DIR:-/etc/mailpanel/rspamd}/rspamd.conf"
 RSPAMD_PID="${MAILPANEL_RSPAMD_STATE_DIR:-/var/lib/mailpanel/rspamd}/rspamd.pid"
-RSPAMD_MILTER="${MAILPANEL_RSPAMD_MILTER_LISTEN-127.0.0.1:11332}"
+RSPAMD_MILTER="${MAILPANEL_RSPAMD_MILTER_LISTEN-unix:private/rspamd-milter}"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "mailserver-start: run as root" >&2

@@ -80,8 +80,8 @@ class MailServerConfig:
     relay_credentials_map: str = "/etc/mailpanel/relay-credentials"
     relay_tls_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
     # DKIM signing (docs/dkim.md): rspamd's private configuration directory,
-    # its state (pid file, caches), its log ("" is syslog), and the loopback
-    # "HOST:PORT" of its milter. An empty milter address means no rspamd at
+    # its state (pid file, caches), its log ("" is syslog), and its milter's
+    # socket (milter_address()). An empty milter address means no rspamd at
     # all: nothing is signed and Postfix calls no milter.
     rspamd_dir: Path = Path("/etc/mailpanel/rspamd")
     rspamd_state_dir: str = "/var/lib/mailpanel/rspamd"
@@ -176,20 +176,38 @@ def database_connection(db: Mapping | None = None) -> DbConnection:
     )
 
 
-def milter_listen(config: MailServerConfig) -> tuple[str, int]:
-    """rspamd's milter address, loopback only: ``127.x.y.z:PORT`` or ``[::1]:PORT``.
+@dataclass(frozen=True)
+class MilterAddress:
+    """Where rspamd's milter listens, as Postfix and as rspamd write it."""
 
-    Whoever reaches that socket can have mail signed with any hosted domain's
-    key, so it is never offered beyond this machine.
+    postfix: str  # unix:/var/spool/postfix/private/rspamd-milter, inet:127.0.0.1:11332
+    rspamd: str  # bind_socket: a path with its owner and mode, or HOST:PORT
+
+
+def milter_address(config: MailServerConfig) -> MilterAddress:
+    """``unix:PATH`` (relative: in Postfix's queue directory) or a loopback
+    ``inet:127.x.y.z:PORT`` / ``inet:[::1]:PORT``.
+
+    Whoever reaches this socket can have mail signed for any hosted domain:
+    the unix socket is for rspamd and the postfix group only, and a TCP one
+    is never offered beyond this machine.
     """
     value = safe_value(config.rspamd_milter_listen, "rspamd milter address")
-    match = re.fullmatch(r"(127(?:\.\d{1,3}){3}|\[::1\]):(\d{1,5})", value)
-    if match is None or not 0 < int(match[2]) < 65536:
-        raise RenderError(
-            "MAILPANEL_RSPAMD_MILTER_LISTEN must be a loopback address and port "
-            f"(127.0.0.1:11332 or [::1]:11332), not {value!r}."
+    kind, _, where = value.partition(":")
+    if kind == "unix" and re.fullmatch(r"[\w./-]+", where) and ".." not in where:
+        path = where if where.startswith("/") else f"{config.postfix_queue_dir}/{where}"
+        return MilterAddress(
+            postfix=f"unix:{path}",
+            rspamd=f"{path} mode=0660 owner=_rspamd group=postfix",
         )
-    return match[1], int(match[2])
+    match = re.fullmatch(r"(127(?:\.\d{1,3}){3}|\[::1\]):(\d{1,5})", where)
+    if kind == "inet" and match and 0 < int(match[2]) < 65536:
+        return MilterAddress(postfix=value, rspamd=where)
+    raise RenderError(
+        "MAILPANEL_RSPAMD_MILTER_LISTEN must be unix:PATH (relative to Postfix's "
+        "queue directory) or a loopback inet:127.0.0.1:PORT or inet:[::1]:PORT, "
+        f"not {value!r}."
+    )
 
 
 def local_smtp_listen(config: MailServerConfig) -> str:

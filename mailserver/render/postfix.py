@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from domains import sql_interface
-from mailserver.render.config import DbConnection, MailServerConfig, milter_listen
+from mailserver.render.config import DbConnection, MailServerConfig, milter_address
 from mailserver.render.postfix_master import postfix_master_cf
 from mailserver.render.text import (
     GENERATED,
@@ -288,9 +288,8 @@ def _postfix_milter_params(config: MailServerConfig) -> list[tuple[str, object]]
     """
     if not config.signing:
         return []
-    host, port = milter_listen(config)
     return [
-        ("mailpanel_signing_milters", f"inet:{host}:{port}"),
+        ("mailpanel_signing_milters", milter_address(config).postfix),
         ("non_smtpd_milters", "$mailpanel_signing_milters"),
         ("internal_mail_filter_classes", "bounce, notify"),
         ("milter_default_action", "tempfail"),

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from mailserver.render.config import MailServerConfig, milter_listen
+from mailserver.render.config import MailServerConfig, milter_address
 from mailserver.render.text import GENERATED, RenderError, comment_lines, safe_value
 
 if TYPE_CHECKING:
@@ -118,7 +118,6 @@ def _state(config: MailServerConfig, name: str) -> str:
 
 
 def _rspamd_conf(config: MailServerConfig, keys: Sequence[SigningKey]) -> str:
-    host, port = milter_listen(config)
     by_domain: dict[str, list[SigningKey]] = {}
     for key in keys:
         by_domain.setdefault(key.domain, []).append(key)
@@ -129,11 +128,11 @@ def _rspamd_conf(config: MailServerConfig, keys: Sequence[SigningKey]) -> str:
         'modules {\n    path = "${PLUGINSDIR}";\n}\n\n',
         comment_lines(
             "Postfix's milter (docs/mailserver.md). The proxy scans messages itself;\n"
-            "no other worker runs. Loopback only: whoever reaches this socket can\n"
-            "have mail signed for any hosted domain."
+            "no other worker runs. Whoever reaches this socket can have mail signed\n"
+            "for any hosted domain: rspamd and the postfix group only, or loopback."
         ),
         'worker "rspamd_proxy" {\n'
-        f"    bind_socket = {_ucl(f'{host}:{port}', 'milter address')};\n"
+        f"    bind_socket = {_ucl(milter_address(config).rspamd, 'milter')};\n"
         "    milter = yes;\n"
         "    timeout = 120s;\n"
         '    upstream "local" {\n'

@@ -371,7 +371,9 @@ def test_mail_leaving_from_here_goes_through_the_signing_milter(config):
     main = main_cf(local)
     services_ = master_services(render_postfix(local)["master.cf"])
 
-    assert main["mailpanel_signing_milters"] == "inet:127.0.0.1:11332"
+    # A socket in Postfix's queue directory, for rspamd and the postfix group.
+    milter = f"unix:{config.postfix_queue_dir}/private/rspamd-milter"
+    assert main["mailpanel_signing_milters"] == milter
     # sendmail(1) (Sieve's replies), bounces and notices: cleanup's milters.
     assert main["non_smtpd_milters"] == "$mailpanel_signing_milters"
     assert main["internal_mail_filter_classes"] == "bounce, notify"
@@ -394,9 +396,23 @@ def test_no_milter_at_all_when_signing_is_off(config):
     assert "smtpd_milters" not in render_postfix(off)["master.cf"]
 
 
+def test_the_milter_may_listen_on_loopback_tcp(config):
+    inet = dataclasses.replace(config, rspamd_milter_listen="inet:[::1]:11332")
+    assert main_cf(inet)["mailpanel_signing_milters"] == "inet:[::1]:11332"
+
+
 @pytest.mark.parametrize(
-    "listen", ["0.0.0.0:11332", "10.0.0.5:11332", "localhost:11332", "11332"]
+    "listen",
+    [
+        "inet:0.0.0.0:11332",
+        "inet:10.0.0.5:11332",
+        "inet:localhost:11332",
+        "127.0.0.1:11332",
+        "inet:127.0.0.1:99999",
+        "unix:../../tmp/milter",
+        "unix:private/rspamd milter",
+    ],
 )
-def test_the_milter_listens_on_loopback_only(config, listen):
-    with pytest.raises(RenderError, match="loopback"):
+def test_the_milter_is_reachable_from_this_machine_only(config, listen):
+    with pytest.raises(RenderError, match="MAILPANEL_RSPAMD_MILTER_LISTEN"):
         render_postfix(dataclasses.replace(config, rspamd_milter_listen=listen))

@@ -56,7 +56,8 @@ def test_it_lists_every_key_of_each_domain_with_its_file(config, keys):
     assert (
         'selector = "mp202612e"; path = "$CURDIR/dkim/example.org.mp202612e.key"' in org
     )
-    assert 'bind_socket = "127.0.0.1:11332"' in conf
+    socket = f"{config.postfix_queue_dir}/private/rspamd-milter"
+    assert f'bind_socket = "{socket} mode=0660 owner=_rspamd group=postfix"' in conf
     assert "milter = yes" in conf
     assert "sign_condition = <<EOD" in conf
     # No private key in the configuration file itself.
