@@ -133,3 +133,15 @@ def _b64(data: bytes) -> str:
 def dns_record(*, algorithm: str, public: str) -> str:
     """The TXT record's text: ``v=DKIM1; k=rsa; p=...``."""
     return f"v=DKIM1; k={algorithm}; p={public}"
+
+
+def txt_strings(text: str, *, size: int = 255) -> list[str]:
+    """``text`` cut into the character-strings of one TXT record.
+
+    A TXT string holds at most 255 bytes, and a 2048-bit key's record is
+    about 400; receivers join the strings back without a separator (RFC 6376,
+    3.6.2.2). The record texts are ASCII, so bytes and characters agree.
+    """
+    data = text.encode("ascii")
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    return [chunk.decode("ascii") for chunk in chunks] or [""]

@@ -27,8 +27,9 @@ from domains import crypto
 from domains.models import Domain
 
 # One DNS label of host-name characters (RFC 6376, 3.1, sub-domain): what every
-# DNS interface accepts and rspamd's selector maps can hold.
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# DNS interface accepts and rspamd's selector maps can hold. Any case: DNS
+# ignores it, and clean() stores the selector in lower case.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 
 
 def validate_selector(value: str) -> None:

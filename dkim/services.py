@@ -13,7 +13,7 @@ domain rotates twice in a month (docs/dkim.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,7 +47,12 @@ class SigningKey:
 
 
 def signing_keys() -> list[SigningKey]:
-    """Every active key of every enabled hosted domain, by domain and algorithm."""
+    """Every active key of every enabled hosted domain, by domain and algorithm.
+
+    Raises domains.crypto.SecretError when a key cannot be decrypted (the
+    encryption key was changed): a signer configuration must not be written
+    without a key the database calls active.
+    """
     rows = (
         DkimKey.objects.filter(state=DkimKey.State.ACTIVE, domain__active=True)
         .select_related("domain")
@@ -211,14 +216,11 @@ def dkim_key_rotate(
     return created
 
 
-@transaction.atomic
-def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimKey:
-    """An existing private key (PEM) with its selector, for a server moving here.
-
-    Starts pending like a generated key: when its record is already published
-    (the usual case), the next check activates it. Bad input raises a
-    ValidationError by field (``selector``, ``private_key``); nothing is saved.
-    """
+def dkim_key_import_check(
+    *, domain: Domain, selector: str, pem: str | bytes
+) -> tuple[DkimKey, keys.KeyMaterial]:
+    """The unsaved key an import would create, or a ValidationError by field
+    (``selector``, ``private_key``) naming every problem at once."""
     selector = (selector or "").strip().lower()
     key = DkimKey(domain=domain, selector=selector, imported=True)
     errors: dict[str, list[str]] = {}
@@ -231,7 +233,7 @@ def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimK
             "Give the selector the key is published under (the s= of the "
             "signatures it made, e.g. mail)."
         ]
-    if (
+    elif (
         "selector" not in errors
         and DkimKey.objects.filter(domain=domain, selector=selector).exists()
     ):
@@ -244,10 +246,31 @@ def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimK
         errors["private_key"] = [str(exc)]
     if errors:
         raise ValidationError(errors)
+    return key, material
+
+
+@transaction.atomic
+def dkim_key_import(*, domain: Domain, selector: str, pem: str | bytes) -> DkimKey:
+    """An existing private key (PEM) with its selector, for a server moving here.
+
+    Starts pending like a generated key: when its record is already published
+    (the usual case), the next hourly check activates it. Bad input raises a
+    ValidationError by field (``selector``, ``private_key``); nothing is saved.
+    """
+    key, material = dkim_key_import_check(domain=domain, selector=selector, pem=pem)
     key.set_key(material)
     key.full_clean()
     key.save()
     return key
+
+
+@transaction.atomic
+def dkim_key_delete(*, key: DkimKey) -> None:
+    """Delete a key; the mail hosts stop signing with it if it was active."""
+    signing = key.state == DkimKey.State.ACTIVE
+    key.delete()
+    if signing:
+        _keys_changed()
 
 
 # --- state changes ----------------------------------------------------------------
@@ -340,65 +363,3 @@ def dkim_keys_retire_expired(*, now: datetime | None = None) -> list[DkimKey]:
     )
     _keys_changed()
     return list(DkimKey.objects.filter(pk__in=[k.pk for k in due]).order_by("pk"))
-
-
-def dkim_keys_rotate_due(*, now: datetime | None = None) -> list[DkimKey]:
-    """With ``MAILPANEL_DKIM_ROTATE_DAYS`` set, rotate keys active that long.
-
-    One new pending key per such domain and algorithm, unless one is pending
-    already. 0 (the default) never rotates on its own.
-    """
-    days = settings.MAILPANEL_DKIM_ROTATE_DAYS
-    if not days:
-        return []
-    now = now or timezone.now()
-    old = (
-        DkimKey.objects.filter(
-            state=DkimKey.State.ACTIVE,
-            domain__active=True,
-            activated__lte=now - timedelta(days=days),
-        )
-        .select_related("domain")
-        .order_by("domain__name", "algorithm")
-    )
-    pending = set(
-        DkimKey.objects.filter(state=DkimKey.State.PENDING).values_list(
-            "domain_id", "algorithm"
-        )
-    )
-    created: list[DkimKey] = []
-    for key in old:
-        if (key.domain_id, key.algorithm) in pending:
-            continue
-        created += dkim_key_rotate(domain=key.domain, algorithms=[key.algorithm])
-    return created
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    """What one periodic run did, as selectors (task results show it)."""
-
-    activated: list[str]
-    retired: list[str]
-    rotated: list[str]
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {
-            "activated": self.activated,
-            "retired": self.retired,
-            "rotated": self.rotated,
-        }
-
-
-def dkim_keys_maintain(*, now: datetime | None = None) -> Maintenance:
-    """The periodic work: activate what DNS serves, retire, rotate when due."""
-    now = now or timezone.now()
-    return Maintenance(
-        activated=_names(dkim_keys_activate_published(now=now)),
-        retired=_names(dkim_keys_retire_expired(now=now)),
-        rotated=_names(dkim_keys_rotate_due(now=now)),
-    )
-
-
-def _names(rows: Sequence[DkimKey]) -> list[str]:
-    return [key.record_name for key in rows]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from dkim import services
+from dkim import maintenance
 
 RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
@@ -23,4 +23,4 @@ RETRY = {
 
 @shared_task(**RETRY)
 def dkim_keys_maintain_task() -> dict[str, list[str]]:
-    return services.dkim_keys_maintain().as_dict()
+    return maintenance.dkim_keys_maintain().as_dict()

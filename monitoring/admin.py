@@ -6,12 +6,24 @@ would lose to django.contrib.admin's, which comes first in INSTALLED_APPS).
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from monitoring.findings import Severity
-from monitoring.models import CheckResult, CheckRun, CheckState, DnsblZone
+from monitoring.models import (
+    CheckResult,
+    CheckRun,
+    CheckState,
+    DnsblZone,
+    DomainDnsRecords,
+)
+from monitoring.records import domain_dns_records
+from monitoring.zone import zone_snippet
 
 admin.site.index_template = "monitoring/admin/index.html"
 
@@ -117,3 +129,50 @@ class CheckRunAdmin(ReadOnlyAdmin):
     @admin.display(description="results", ordering="result_count")
     def result_count(self, obj: CheckRun) -> int:
         return obj.result_count
+
+
+@admin.register(DomainDnsRecords)
+class DomainDnsRecordsAdmin(admin.ModelAdmin):
+    """The records page of each domain: what to publish, what DNS says now.
+
+    The change view is the page itself; it asks DNS (the monitoring resolver)
+    on every visit, so it shows the state of the moment.
+    """
+
+    list_display = ["display_name", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="domain", ordering="name")
+    def display_name(self, obj: DomainDnsRecords) -> str:
+        return obj.display_name
+
+    def change_view(
+        self, request: HttpRequest, object_id, form_url="", extra_context=None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        domain = get_object_or_404(DomainDnsRecords, pk=unquote(object_id))
+        records = domain_dns_records(domain)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"DNS records of {domain.display_name}",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "domain": domain,
+            "records": records,
+            "zone": zone_snippet(domain.name, records),
+            "has_keys": any(
+                r.name.endswith(f"._domainkey.{domain.name}") for r in records
+            ),
+        }
+        return TemplateResponse(request, "monitoring/admin/dns_records.html", context)

@@ -8,9 +8,8 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        # Registers the system checks (resolver configuration).
         from dkim import publication
-        from monitoring import checks  # noqa: F401
+        from monitoring import checks  # noqa: F401  (registers the system checks)
         from monitoring.dkim_dns import dkim_keys_served
 
         # dkim asks whether DNS serves a pending key's record through this

@@ -162,10 +162,11 @@ def dkim_keys_served(keys: Sequence[DkimKey]) -> dict[int, Publication]:
         settings.MAILPANEL_DNS_RESOLVER, timeout=settings.MAILPANEL_DNS_TIMEOUT
     )
 
+    # Names first: the event loop must not touch the database (key.domain).
+    names = [key.record_name for key in keys]
+
     async def ask() -> list[Lookup]:
-        return await asyncio.gather(
-            *(lookup(resolver, key.record_name, "TXT") for key in keys)
-        )
+        return await asyncio.gather(*(lookup(resolver, n, "TXT") for n in names))
 
     answers = {}
     for key, result in zip(keys, asyncio.run(ask()), strict=True):

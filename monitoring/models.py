@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from domains.models import Domain
 from monitoring.dnsbl import DOMAIN, IP, Zone, subject_kind
 from monitoring.findings import Severity
 
@@ -202,3 +203,13 @@ class CheckState(models.Model):
 
     def history(self) -> models.QuerySet[CheckResult]:
         return CheckResult.objects.filter(key=self.key).order_by("-created")
+
+
+class DomainDnsRecords(Domain):
+    """A hosted domain seen from DNS: only for the admin's records page
+    (monitoring.records); no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "DNS records of a domain"
+        verbose_name_plural = "DNS records"

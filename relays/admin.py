@@ -34,6 +34,7 @@ class RelayHostAdmin(admin.ModelAdmin):
     actions = ["test_relays"]
     fieldsets = [
         (None, {"fields": ["name", "host", "port", "security", "is_default"]}),
+        ("DNS", {"fields": ["spf_include"]}),
         ("Login", {"fields": ["username", "password", "password_status"]}),
         (
             "Last test",

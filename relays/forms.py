@@ -17,7 +17,15 @@ class RelayHostForm(forms.ModelForm):
 
     class Meta:
         model = RelayHost
-        fields = ["name", "host", "port", "security", "username", "is_default"]
+        fields = [
+            "name",
+            "host",
+            "port",
+            "security",
+            "username",
+            "is_default",
+            "spf_include",
+        ]
 
     def clean(self):
         data = super().clean()

@@ -29,6 +29,11 @@ IMPLICIT_TLS_TRANSPORT = "relay-smtps"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SINGLE_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# A DNS name as SPF includes use them: underscores allowed (_spf.example.com).
+_SPF_INCLUDE = re.compile(
+    r"(?=.{4,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+"
+    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 class RelayHost(models.Model):
@@ -63,6 +68,14 @@ class RelayHost(models.Model):
         default=False,
         help_text="All outbound mail goes through it, unless a domain or a sender "
         "address has a relay of its own.",
+    )
+    spf_include = models.CharField(
+        "SPF include",
+        max_length=253,
+        blank=True,
+        help_text="The domain the provider's SPF instructions name after include:, "
+        "e.g. _spf.provider.example. The DNS records page adds it to the SPF "
+        "record of every domain whose mail goes through this relay.",
     )
     # What Postfix's sender_dependent_default_transport_maps returns, kept in
     # step by save(); the credentials table is keyed by its next-hop part.
@@ -159,6 +172,13 @@ class RelayHost(models.Model):
                 # TLS is verified against this name: an address only works if
                 # the certificate names it.
                 self.host = str(address)
+        include = (self.spf_include or "").strip().lower().rstrip(".")
+        self.spf_include = include.removeprefix("include:")
+        if self.spf_include and not _SPF_INCLUDE.fullmatch(self.spf_include):
+            errors["spf_include"] = (
+                "Give the domain after include: in the provider's SPF "
+                "instructions, e.g. _spf.provider.example."
+            )
         if (
             ":" in self.username
             or _CONTROL.search(self.username)

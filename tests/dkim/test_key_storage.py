@@ -18,8 +18,11 @@ def test_it_stores_no_private_key_in_the_database(domain):
     for key in keys:
         pem = key.private_pem()
         body = [line for line in pem.splitlines() if "-----" not in line]
+        # A line may hold only the public modulus, which is stored in clear.
+        private = [line for line in body if line not in key.public_key]
+        assert private
         assert "PRIVATE KEY" not in rows
-        assert all(line not in rows for line in body)
+        assert all(line not in rows for line in private)
         # The public half is stored in clear and matches the private one.
         assert load(pem).public == key.public_key
 

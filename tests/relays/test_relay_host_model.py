@@ -90,3 +90,31 @@ def test_it_allows_one_default_relay_only():
     other.set_password(SECRET)
     with pytest.raises(IntegrityError):
         other.save()
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("_spf.Provider.example", "_spf.provider.example"),
+        ("include:spf.provider.example.", "spf.provider.example"),
+        ("", ""),
+    ],
+)
+def test_it_keeps_the_spf_include_as_a_dns_name(given, stored):
+    relay = RelayHost(
+        name="isp", host="smtp.isp.example", username="u", spf_include=given
+    )
+    relay.set_password(SECRET)
+    relay.full_clean()
+    assert relay.spf_include == stored
+
+
+@pytest.mark.parametrize("given", ["not a name", "-x.example", "x", "a.b/c"])
+def test_it_refuses_an_spf_include_that_is_not_a_dns_name(given):
+    relay = RelayHost(
+        name="isp", host="smtp.isp.example", username="u", spf_include=given
+    )
+    relay.set_password(SECRET)
+    with pytest.raises(ValidationError) as raised:
+        relay.full_clean()
+    assert "after include:" in raised.value.message_dict["spf_include"][0]
