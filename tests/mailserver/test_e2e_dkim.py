@@ -10,6 +10,7 @@ reloaded and uses them when it returns) and takes them away afterwards.
 from __future__ import annotations
 
 import smtplib
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -134,9 +135,11 @@ def test_it_signs_a_send_as_identity_with_its_own_domain(mail, dns_server, signe
 
 def test_it_never_signs_a_from_the_envelope_sender_does_not_own(mail, signer):
     hosted, _, other = _setup()
+    data.domain_alias("alias.test", hosted)
     signer(hosted, other)
     rcpts = [f"friend@{SINK_DOMAIN}"]
     mismatch, null = unique_subject("mismatch"), unique_subject("null sender")
+    aliased = unique_subject("alias domain")
 
     with submission(mail, False, "alice@hosted.test", data.PASSWORD) as client:
         # Another hosted domain's From: over alice's own envelope sender ...
@@ -145,8 +148,12 @@ def test_it_never_signs_a_from_the_envelope_sender_does_not_own(mail, signer):
         )
         # ... or over the null sender, which Postfix checks no owner for.
         client.send_message(make_message("ceo@other.test", rcpts, null), "<>", rcpts)
+        # An alias domain has no keys of its own (docs/dkim.md).
+        client.send_message(
+            make_message("alice@alias.test", rcpts, aliased), "alice@alias.test", rcpts
+        )
 
-    for subject in (mismatch, null):
+    for subject in (mismatch, null, aliased):
         [received] = mail.sink.wait_for(subject)
         assert received.message.get_all("DKIM-Signature") is None, subject
 
@@ -244,6 +251,39 @@ def test_it_defers_submission_while_the_signer_is_down(
     # The client retries; now it leaves, signed.
     with submission(mail, implicit_tls, "alice@hosted.test", data.PASSWORD) as c:
         c.send_message(message, "alice@hosted.test", rcpts)
+    [received] = mail.sink.wait_for(subject)
+    assert_signed_by(verified(mail, dns_server, received.raw), "hosted.test", keys)
+
+
+def refusals(log: str) -> str:
+    return "".join(line for line in log.splitlines(True) if "milter-reject" in line)
+
+
+def test_it_keeps_sendmail_mail_queued_while_the_signer_is_down(
+    mail, dns_server, signer
+):
+    hosted, _, _ = _setup()
+    keys = signer(hosted)
+    subject = unique_subject("sendmail")
+    message = make_message("alice@hosted.test", [f"friend@{SINK_DOMAIN}"], subject)
+    postfix_dir = str(mail.workdir / "postfix")
+    sendmail = ["sendmail", "-C", postfix_dir, "-f", "alice@hosted.test"]
+
+    log = mail.workdir / "postfix.log"
+    seen = len(log.read_text())
+    mail.stop_rspamd()
+    try:
+        subprocess.run(
+            [*sendmail, f"friend@{SINK_DOMAIN}"], input=message.as_bytes(), check=True
+        )
+        # pickup hands it to cleanup, whose milter is down: back to the maildrop.
+        assert poll(lambda: "cleanup" in refusals(log.read_text()[seen:]))
+        assert "alice@hosted.test" in mail.postqueue()
+        assert mail.sink.received(subject) == []
+    finally:
+        mail.start_rspamd()
+
+    subprocess.run(["postkick", "-c", postfix_dir, "public", "pickup", "W"], check=True)
     [received] = mail.sink.wait_for(subject)
     assert_signed_by(verified(mail, dns_server, received.raw), "hosted.test", keys)
 
