@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dkim.services import SigningKey, signing_keys
+from domains.crypto import SecretError
 from mailserver.render import (
     DOVECOT_CREDENTIALS_GROUP,
     DOVECOT_SQL_FILE,
@@ -305,12 +306,20 @@ def _parts(config: MailServerConfig, keys: Sequence[SigningKey] | None) -> list[
         parts.append(
             _Part(
                 config.rspamd_dir,
-                rspamd_files(config, signing_keys() if keys is None else keys),
+                rspamd_files(config, _signing_keys() if keys is None else keys),
                 lambda staged: validate_rspamd(staged / RSPAMD_CONF),
                 whole={RSPAMD_KEY_DIR: (0o750, RSPAMD_GROUP)},
             )
         )
     return parts
+
+
+def _signing_keys() -> list[SigningKey]:
+    try:
+        return signing_keys()
+    except SecretError as exc:
+        # Never sign with fewer keys than the database calls active.
+        raise MailServerError(f"DKIM keys: {exc}") from None
 
 
 def mailserver_apply(

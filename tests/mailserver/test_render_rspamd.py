@@ -192,3 +192,25 @@ def test_the_state_directory_belongs_to_rspamd(daemon_tools, config, keys, db):
     assert stat.S_IMODE(state.stat().st_mode) == 0o750
     if os.geteuid() == 0:
         assert state.owner() == rspamd.RSPAMD_USER
+
+
+def test_apply_refuses_keys_it_cannot_decrypt(daemon_tools, config, db, settings):
+    from cryptography.fernet import Fernet
+
+    from dkim.services import dkim_key_activate, dkim_key_generate
+    from domains.models import Domain
+
+    settings.MAILPANEL_SECRET_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    domain = Domain.objects.create(name="example.org")
+    for key in dkim_key_generate(domain=domain, algorithms=["ed25519"]):
+        dkim_key_activate(key=key, force=True)
+    services.mailserver_apply(config, reload=False)
+    before = _tree(config.rspamd_dir)
+    assert any(name.startswith("dkim/example.org.") for name in before)
+
+    # The encryption key was replaced: the active key cannot be read.
+    settings.MAILPANEL_SECRET_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    with pytest.raises(services.MailServerError, match="DKIM keys"):
+        services.mailserver_apply(config, reload=False)
+
+    assert _tree(config.rspamd_dir) == before
