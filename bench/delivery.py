@@ -302,10 +302,13 @@ class MailServer:
     ``hash:`` files dumped from the same views, and nothing else.
     """
 
+    # bench/signing.py starts its instance with this class too.
+    workdir_prefix = "mailpanel-bench-delivery-"
+
     def __init__(self, url: str, args: argparse.Namespace) -> None:
         self.url = url
         self.args = args
-        self.workdir = Path(tempfile.mkdtemp(prefix="mailpanel-bench-delivery-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=self.workdir_prefix))
         self.workdir.chmod(0o755)
         self.vmail_root = self.workdir / "vmail"
         self.postfix_dir = self.workdir / "postfix"
@@ -352,6 +355,8 @@ class MailServer:
             MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK=True,
             # Relay hosts are not benchmarked: an empty table, not /etc/mailpanel.
             MAILPANEL_RELAY_CREDENTIALS_MAP=str(self.workdir / "relay-credentials"),
+            # Port 25 calls no milter: no signer (bench/signing.py measures it).
+            MAILPANEL_RSPAMD_MILTER_LISTEN="",
         )
         (self.workdir / "relay-credentials").write_text("")
         # postmap needs a main.cf; the machine's /etc/postfix may have none.

@@ -316,6 +316,19 @@ MAILPANEL_DOVECOT_LOG_PATH = env("MAILPANEL_DOVECOT_LOG_PATH", default="syslog")
 MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK = env.bool(
     "MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK", default=False
 )
+# DKIM signing with rspamd as Postfix's milter (docs/dkim.md, docs/mailserver.md):
+# its own configuration directory (never Debian's /etc/rspamd), its pid file and
+# caches, its log file (empty: syslog) and the milter's socket: unix:PATH (relative
+# to Postfix's queue directory) or a loopback inet:127.0.0.1:PORT. An empty
+# milter address turns signing off: no rspamd, Postfix calls no milter.
+MAILPANEL_RSPAMD_DIR = env("MAILPANEL_RSPAMD_DIR", default="/etc/mailpanel/rspamd")
+MAILPANEL_RSPAMD_STATE_DIR = env(
+    "MAILPANEL_RSPAMD_STATE_DIR", default="/var/lib/mailpanel/rspamd"
+)
+MAILPANEL_RSPAMD_LOG_FILE = env("MAILPANEL_RSPAMD_LOG_FILE", default="")
+MAILPANEL_RSPAMD_MILTER_LISTEN = env(
+    "MAILPANEL_RSPAMD_MILTER_LISTEN", default="unix:private/rspamd-milter"
+)
 # How Postfix and Dovecot reach the database; empty: as Django does. Give them
 # a read-only role in production (docs/mailserver.md).
 MAILPANEL_MAIL_DB_HOST = env("MAILPANEL_MAIL_DB_HOST", default="")

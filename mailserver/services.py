@@ -2,10 +2,11 @@
 
 ``mailserver_apply()`` never edits live files in place: it copies each live
 directory next to itself, writes the rendered files into the copy, validates
-the copy with ``postfix check`` / ``postconf`` and ``doveconf -n``, and only
-then exchanges the copy with the live directory in one ``renameat2`` call. A
-failed validation deletes the copy and leaves the running configuration as it
-was; the previous directory is kept as ``DIR.mailpanel-previous``.
+the copy with ``postfix check`` / ``postconf``, ``doveconf -n`` and
+``rspamadm configtest``, and only then exchanges the copy with the live
+directory in one ``renameat2`` call. A failed validation deletes the copies
+and leaves the running configuration as it was; the previous directory is
+kept as ``DIR.mailpanel-previous`` (without private keys).
 """
 
 from __future__ import annotations
@@ -13,60 +14,47 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import errno
-import grp
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from dkim.services import SigningKey, signing_keys
+from domains.crypto import SecretError
 from mailserver.render import (
     DOVECOT_CREDENTIALS_GROUP,
     DOVECOT_SQL_FILE,
     POSTFIX_CREDENTIALS_GROUP,
     POSTFIX_QUERIES,
+    RSPAMD_CONF,
+    RSPAMD_KEY_DIR,
     MailServerConfig,
     lookup_file,
     render_dovecot,
     render_postfix,
 )
+from mailserver.rspamd import (
+    RSPAMD_GROUP,
+    ensure_rspamd_directories,
+    rspamd_files,
+    rspamd_reload,
+    validate_rspamd,
+)
+from mailserver.tools import (
+    MailServerError,
+    RenderedFile,
+    group_id,
+    run_tool,
+    tool_output,
+    write_files,
+)
 
 logger = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT = 60
 PREVIOUS_SUFFIX = ".mailpanel-previous"
-
-
-class MailServerError(RuntimeError):
-    """Rendering, validating or applying failed; the message is for people."""
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    content: str
-    mode: int = 0o644
-    group: str | None = None
-
-
-def _run(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            args, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
-        )
-    except FileNotFoundError:
-        raise MailServerError(
-            f"{what}: {args[0]} is not installed (run scripts/mailserver-install.sh)."
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise MailServerError(f"{what}: {args[0]} did not answer in time.") from None
-
-
-def _output(result: subprocess.CompletedProcess[str]) -> str:
-    text = (result.stderr or "") + (result.stdout or "")
-    return " ".join(text.split())[:800]
 
 
 # --- TLS -----------------------------------------------------------------------
@@ -87,7 +75,7 @@ def ensure_tls_certificate(config: MailServerConfig) -> None:
         raise MailServerError(f"TLS file {missing} does not exist.")
     cert.parent.mkdir(parents=True, exist_ok=True)
     key.parent.mkdir(parents=True, exist_ok=True)
-    result = _run(
+    result = run_tool(
         [
             "openssl",
             "req",
@@ -109,7 +97,7 @@ def ensure_tls_certificate(config: MailServerConfig) -> None:
         "self-signed certificate",
     )
     if result.returncode != 0:
-        raise MailServerError(f"openssl failed: {_output(result)}")
+        raise MailServerError(f"openssl failed: {tool_output(result)}")
     key.chmod(0o600)
     cert.chmod(0o644)
 
@@ -140,43 +128,30 @@ def dovecot_files(config: MailServerConfig) -> dict[str, RenderedFile]:
     }
 
 
-def _write(directory: Path, files: Mapping[str, RenderedFile]) -> None:
-    for relative, rendered in files.items():
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        # Created with its final mode, so a password is never world-readable.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, rendered.mode)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(rendered.content)
-        os.chmod(tmp, rendered.mode)
-        if rendered.group and os.geteuid() == 0:
-            try:
-                os.chown(tmp, 0, grp.getgrnam(rendered.group).gr_gid)
-            except KeyError:
-                os.chmod(tmp, rendered.mode & 0o600)
-        os.replace(tmp, path)
-
-
 def mailserver_render(
-    target_dir: str | Path, config: MailServerConfig | None = None
+    target_dir: str | Path,
+    config: MailServerConfig | None = None,
+    *,
+    keys: Sequence[SigningKey] | None = None,
 ) -> MailServerConfig:
-    """Write a self-contained configuration into TARGET/postfix and TARGET/dovecot.
+    """Write a self-contained configuration into TARGET/postfix, TARGET/dovecot
+    and, when signing is on, TARGET/rspamd (with the active DKIM keys).
 
-    The paths inside point into TARGET, so ``postfix -c TARGET/postfix`` and
-    ``dovecot -c TARGET/dovecot/dovecot.conf`` run it as it is. Returns the
-    configuration used.
+    The paths inside point into TARGET, so ``postfix -c TARGET/postfix``,
+    ``dovecot -c TARGET/dovecot/dovecot.conf`` and ``rspamd -c
+    TARGET/rspamd/rspamd.conf`` run it as it is. Returns the configuration used.
     """
     target = Path(target_dir).resolve()
     config = dataclasses.replace(
         config or MailServerConfig.from_settings(),
         postfix_dir=target / "postfix",
         dovecot_dir=target / "dovecot",
+        rspamd_dir=target / "rspamd",
     )
     ensure_tls_certificate(config)
     ensure_postfix_directories(config)
-    _write(config.postfix_dir, postfix_files(config))
-    _write(config.dovecot_dir, dovecot_files(config))
+    for part in _parts(config, keys):
+        _write_part(part.live, part)
     return config
 
 
@@ -199,23 +174,23 @@ def ensure_postfix_directories(config: MailServerConfig) -> None:
 
 def validate_postfix(config_dir: Path) -> None:
     """``postfix check`` plus ``postconf``'s warnings about unknown parameters."""
-    result = _run(["postfix", "-c", str(config_dir), "check"], "postfix check")
+    result = run_tool(["postfix", "-c", str(config_dir), "check"], "postfix check")
     if result.returncode != 0:
         # postfix(1) logs its fatal errors to the mail log, not to stderr.
-        details = _output(result) or "details are in the mail log"
+        details = tool_output(result) or "details are in the mail log"
         raise MailServerError(f"postfix check failed: {details}")
-    result = _run(["postconf", "-c", str(config_dir), "-n"], "postconf")
+    result = run_tool(["postconf", "-c", str(config_dir), "-n"], "postconf")
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     if result.returncode != 0 or warnings:
         raise MailServerError(
-            f"postconf rejected main.cf: {' '.join(warnings) or _output(result)}"
+            f"postconf rejected main.cf: {' '.join(warnings) or tool_output(result)}"
         )
 
 
 def validate_dovecot(config_file: Path) -> None:
-    result = _run(["doveconf", "-c", str(config_file), "-n"], "doveconf")
+    result = run_tool(["doveconf", "-c", str(config_file), "-n"], "doveconf")
     if result.returncode != 0:
-        raise MailServerError(f"doveconf -n failed: {_output(result)}")
+        raise MailServerError(f"doveconf -n failed: {tool_output(result)}")
 
 
 # --- apply ---------------------------------------------------------------------
@@ -246,8 +221,20 @@ def _exchange(a: Path, b: Path) -> None:
     os.rename(parked, b)
 
 
-def _stage(live: Path, files: Mapping[str, RenderedFile]) -> Path:
-    """A copy of ``live`` (or an empty directory) with ``files`` written in."""
+@dataclass(frozen=True)
+class _Part:
+    """One daemon's live directory and what apply writes and checks there."""
+
+    live: Path
+    files: Mapping[str, RenderedFile]
+    validate: Callable[[Path], None]
+    # Subdirectories rendered whole (mode, group): what is not rendered goes.
+    whole: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def _stage(part: _Part) -> Path:
+    """A copy of the live directory (or an empty one) with the files written in."""
+    live = part.live
     live.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{live.name}.mailpanel-", dir=live.parent))
     if live.is_dir():
@@ -255,27 +242,46 @@ def _stage(live: Path, files: Mapping[str, RenderedFile]) -> Path:
         shutil.copystat(live, staging)
     else:
         staging.chmod(0o755)
-    _write(staging, files)
+    _write_part(staging, part)
     return staging
 
 
-def _swap_in(live: Path, staging: Path) -> None:
+def _write_part(directory: Path, part: _Part) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, (mode, group) in part.whole.items():
+        shutil.rmtree(directory / name, ignore_errors=True)
+        (directory / name).mkdir(mode=mode)
+        (directory / name).chmod(mode)
+        gid = group_id(group)
+        if gid is not None and os.geteuid() == 0:
+            os.chown(directory / name, 0, gid)
+    write_files(directory, part.files)
+
+
+def _swap_in(part: _Part, staging: Path) -> None:
+    live = part.live
     previous = live.with_name(live.name + PREVIOUS_SUFFIX)
     if not live.exists():
         os.rename(staging, live)
         return
     _exchange(live, staging)
     shutil.rmtree(previous, ignore_errors=True)
+    # The previous configuration is kept to compare, not to sign with: keys
+    # that are no longer rendered must not survive in it.
+    for name in part.whole:
+        shutil.rmtree(staging / name, ignore_errors=True)
     os.rename(staging, previous)
 
 
 def postfix_running(config_dir: Path) -> bool:
-    result = _run(["postfix", "-c", str(config_dir), "status"], "postfix status")
+    result = run_tool(["postfix", "-c", str(config_dir), "status"], "postfix status")
     return result.returncode == 0
 
 
 def dovecot_running(config_file: Path) -> bool:
-    result = _run(["doveconf", "-c", str(config_file), "-h", "base_dir"], "doveconf")
+    result = run_tool(
+        ["doveconf", "-c", str(config_file), "-h", "base_dir"], "doveconf"
+    )
     if result.returncode != 0:
         return False
     pid_file = Path(result.stdout.strip()) / "master.pid"
@@ -286,46 +292,91 @@ def dovecot_running(config_file: Path) -> bool:
     return True
 
 
+def _parts(config: MailServerConfig, keys: Sequence[SigningKey] | None) -> list[_Part]:
+    parts = [
+        _Part(config.postfix_dir, postfix_files(config), validate_postfix),
+        _Part(
+            config.dovecot_dir,
+            dovecot_files(config),
+            lambda staged: validate_dovecot(staged / "dovecot.conf"),
+        ),
+    ]
+    if config.signing:
+        ensure_rspamd_directories(config)
+        parts.append(
+            _Part(
+                config.rspamd_dir,
+                rspamd_files(config, _signing_keys() if keys is None else keys),
+                lambda staged: validate_rspamd(staged / RSPAMD_CONF),
+                whole={RSPAMD_KEY_DIR: (0o750, RSPAMD_GROUP)},
+            )
+        )
+    return parts
+
+
+def _signing_keys() -> list[SigningKey]:
+    try:
+        return signing_keys()
+    except SecretError as exc:
+        # Never sign with fewer keys than the database calls active.
+        raise MailServerError(f"DKIM keys: {exc}") from None
+
+
 def mailserver_apply(
-    config: MailServerConfig | None = None, reload: bool = True
+    config: MailServerConfig | None = None,
+    reload: bool = True,
+    *,
+    keys: Sequence[SigningKey] | None = None,
 ) -> MailServerConfig:
     """Render into the live directories after validating a complete copy.
 
-    Raises MailServerError, with the live configuration untouched, when
-    rendering or validation fails. Running daemons are reloaded afterwards.
+    Postfix, Dovecot and, when signing is on, rspamd with ``keys`` (default:
+    every active DKIM key, ``dkim.services.signing_keys()``). Raises
+    MailServerError, with the live configuration untouched, when rendering
+    or validation fails. Running daemons are reloaded afterwards, rspamd
+    first, so Postfix never calls a milter that lacks the new keys.
     """
     config = config or MailServerConfig.from_settings()
     ensure_tls_certificate(config)
     ensure_postfix_directories(config)
-    postfix_dir = config.postfix_dir.resolve()
-    dovecot_dir = config.dovecot_dir.resolve()
     config = dataclasses.replace(
-        config, postfix_dir=postfix_dir, dovecot_dir=dovecot_dir
+        config,
+        postfix_dir=config.postfix_dir.resolve(),
+        dovecot_dir=config.dovecot_dir.resolve(),
+        rspamd_dir=config.rspamd_dir.resolve(),
     )
-    postfix_stage = _stage(postfix_dir, postfix_files(config))
-    dovecot_stage = None
+    parts = _parts(config, keys)
+    stages: list[Path] = []
     try:
-        dovecot_stage = _stage(dovecot_dir, dovecot_files(config))
-        validate_postfix(postfix_stage)
-        validate_dovecot(dovecot_stage / "dovecot.conf")
+        for part in parts:
+            stages.append(_stage(part))
+        for part, staged in zip(parts, stages, strict=True):
+            part.validate(staged)
     except BaseException:
-        shutil.rmtree(postfix_stage, ignore_errors=True)
-        if dovecot_stage is not None:
-            shutil.rmtree(dovecot_stage, ignore_errors=True)
+        for staged in stages:
+            shutil.rmtree(staged, ignore_errors=True)
         raise
-    _swap_in(postfix_dir, postfix_stage)
-    _swap_in(dovecot_dir, dovecot_stage)
+    for part, staged in zip(parts, stages, strict=True):
+        _swap_in(part, staged)
     if reload:
-        if postfix_running(postfix_dir):
-            result = _run(["postfix", "-c", str(postfix_dir), "reload"], "reload")
-            if result.returncode != 0:
-                raise MailServerError(f"postfix reload failed: {_output(result)}")
-        conf = dovecot_dir / "dovecot.conf"
-        if dovecot_running(conf):
-            result = _run(["doveadm", "-c", str(conf), "reload"], "reload")
-            if result.returncode != 0:
-                raise MailServerError(f"dovecot reload failed: {_output(result)}")
+        _reload(config)
     return config
+
+
+def _reload(config: MailServerConfig) -> None:
+    if config.signing:
+        rspamd_reload(config)
+    if postfix_running(config.postfix_dir):
+        result = run_tool(
+            ["postfix", "-c", str(config.postfix_dir), "reload"], "reload"
+        )
+        if result.returncode != 0:
+            raise MailServerError(f"postfix reload failed: {tool_output(result)}")
+    conf = config.dovecot_dir / "dovecot.conf"
+    if dovecot_running(conf):
+        result = run_tool(["doveadm", "-c", str(conf), "reload"], "reload")
+        if result.returncode != 0:
+            raise MailServerError(f"dovecot reload failed: {tool_output(result)}")
 
 
 # --- Dovecot auth cache -------------------------------------------------------
@@ -348,7 +399,7 @@ def dovecot_flush_auth_cache(
     try:
         # "--": a local part may start with "-" (docs/addresses.md), and
         # "-a..." would be read as flush's socket option.
-        result = _run(
+        result = run_tool(
             ["doveadm", "-c", str(config_file), "auth", "cache", "flush"]
             + ["--", username],
             "doveadm auth cache flush",
@@ -357,6 +408,6 @@ def dovecot_flush_auth_cache(
         logger.warning("%s", exc)
         return False
     if result.returncode != 0:
-        logger.warning("doveadm auth cache flush %s: %s", username, _output(result))
+        logger.warning("doveadm auth cache flush %s: %s", username, tool_output(result))
         return False
     return True

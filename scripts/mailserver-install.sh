@@ -1,17 +1,20 @@
 #!/bin/sh
-# Install Postfix and Dovecot from Debian packages and prepare the vmail
-# owner, idempotently, as root and without systemd. `make mailserver` runs this,
-# then `manage.py mailserver apply`, then scripts/mailserver-start.sh.
+# Install Postfix, Dovecot and rspamd (the DKIM signer) from Debian packages
+# and prepare the vmail owner, idempotently, as root and without systemd.
+# `make mailserver` runs this, then `manage.py mailserver apply`, then
+# scripts/mailserver-start.sh.
 #
 # - apt-get update runs only when a package is missing;
 # - Postfix is preseeded "No configuration": mailpanel writes main.cf itself;
+# - rspamd runs with mailpanel's own configuration (MAILPANEL_RSPAMD_DIR), so
+#   Debian's rspamd service, where systemd started it, is switched off;
 # - the vmail user/group get MAILPANEL_VMAIL_UID/GID (default 5000) and own
 #   MAILPANEL_VMAIL_ROOT (default /var/vmail), mode 0750.
 set -eu
 
 PACKAGES="postfix postfix-pgsql postfix-sqlite dovecot-core dovecot-imapd \
 dovecot-pop3d dovecot-lmtpd dovecot-pgsql dovecot-sqlite dovecot-sieve \
-dovecot-managesieved libsasl2-modules ssl-cert openssl"
+dovecot-managesieved libsasl2-modules ssl-cert openssl rspamd"
 
 VMAIL_UID="${MAILPANEL_VMAIL_UID:-5000}"
 VMAIL_GID="${MAILPANEL_VMAIL_GID:-5000}"
@@ -52,6 +55,12 @@ if ! getent passwd vmail >/dev/null; then
         --home-dir "$VMAIL_ROOT" --no-create-home --shell /usr/sbin/nologin vmail
 fi
 install -d -o "$VMAIL_UID" -g "$VMAIL_GID" -m 0750 "$VMAIL_ROOT"
+
+# On a systemd host Debian's rspamd.service runs /etc/rspamd on ports 11332 to
+# 11334; mailpanel's rspamd would find its milter port taken.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now rspamd.service 2>/dev/null || true
+fi
 
 # Debian's packages may have started daemons with their stock configuration
 # (policy-rc.d permitting); mailpanel's start script starts them configured.

@@ -1,9 +1,10 @@
 """Shared fixtures for tests that need real services (Postfix, Dovecot).
 
 ``mailserver`` renders the configuration with ``mailserver.services`` into a
-fresh temporary directory, starts a private Postfix and Dovecot instance on
-kernel-chosen loopback ports once per session and stops them at the end. The
-machine's own /etc/postfix, /etc/dovecot and ports 25/143/... are never used.
+fresh temporary directory, starts a private Postfix, Dovecot and rspamd (the
+DKIM signer, Postfix's milter) on kernel-chosen loopback ports once per
+session and stops them at the end. The machine's own /etc/postfix,
+/etc/dovecot, /etc/rspamd and ports 25/143/11332/... are never used.
 
 In CI (``CI=true``) a missing binary or service fails the test; elsewhere it is
 skipped with the reason.
@@ -28,7 +29,16 @@ import pytest
 E2E_HOSTNAME = "mail.mailpanel.test"
 # The "external" domain: transport_maps sends it to the test's SMTP sink.
 SINK_DOMAIN = "sink.test"
-REQUIRED_BINARIES = ("postfix", "postconf", "dovecot", "doveconf", "doveadm", "openssl")
+REQUIRED_BINARIES = (
+    "postfix",
+    "postconf",
+    "dovecot",
+    "doveconf",
+    "doveadm",
+    "openssl",
+    "rspamd",
+    "rspamadm",
+)
 
 
 def in_ci() -> bool:
@@ -79,9 +89,19 @@ class MailServer:
     def dovecot_conf(self) -> Path:
         return self.workdir / "dovecot" / "dovecot.conf"
 
+    def start_rspamd(self) -> None:
+        from mailserver.rspamd import rspamd_start
+
+        rspamd_start(self.config, self.workdir / "start.log")
+
+    def stop_rspamd(self) -> None:
+        from mailserver.rspamd import rspamd_stop
+
+        rspamd_stop(self.config)
+
     def logs(self) -> str:
         parts = []
-        for name in ("postfix.log", "dovecot.log"):
+        for name in ("postfix.log", "dovecot.log", "rspamd.log"):
             path = self.workdir / name
             if path.exists():
                 parts.append(f"--- {name}\n" + path.read_text()[-6000:])
@@ -115,6 +135,7 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
         unavailable("the e2e tests run against PostgreSQL (DATABASE_URL)")
 
     from mailserver.render import MailServerConfig
+    from mailserver.rspamd import rspamd_stop
     from mailserver.services import MailServerError, mailserver_apply
 
     # Not pytest's tmp_path: that is 0700, and the postfix user, Dovecot's
@@ -159,12 +180,18 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
         MAILPANEL_DOVECOT_BASE_DIR=str(workdir / "run"),
         MAILPANEL_DOVECOT_LOG_PATH=str(workdir / "dovecot.log"),
         MAILPANEL_ALLOW_PLAINTEXT_AUTH_ON_LOOPBACK=True,
+        MAILPANEL_RSPAMD_DIR=str(workdir / "rspamd"),
+        MAILPANEL_RSPAMD_STATE_DIR=str(workdir / "rspamd-state"),
+        MAILPANEL_RSPAMD_LOG_FILE=str(workdir / "rspamd.log"),
+        # The default: a socket in Postfix's (here private) queue directory.
+        MAILPANEL_RSPAMD_MILTER_LISTEN="unix:private/rspamd-milter",
     )
     # Only while rendering: other tests must keep the production defaults.
     overrides = override_settings(**test_settings)
     overrides.enable()
     postfix_dir = workdir / "postfix"
     dovecot_conf = workdir / "dovecot" / "dovecot.conf"
+    config = None
     try:
         config = MailServerConfig.from_settings()
         database = dataclasses.replace(config.postfix_db, host="127.0.0.1")
@@ -181,7 +208,8 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
             },
         )
         try:
-            config = mailserver_apply(config, reload=False)
+            # No DKIM keys yet: the tests that sign apply theirs.
+            config = mailserver_apply(config, reload=False, keys=[])
         except MailServerError as exc:
             pytest.fail(f"mailserver apply failed: {exc}", pytrace=False)
         finally:
@@ -217,11 +245,15 @@ def mailserver(django_db_setup, django_db_blocker) -> Iterator[MailServer]:
             dovecot_link=dovecot_link,
             settings=test_settings,
         )
+        # The signer first: submission defers every message while it is down.
+        server.start_rspamd()
         for port in ports.values():
             if not _wait_for_port(port):
                 pytest.fail(f"nothing listens on {port}\n{server.logs()}")
         yield server
     finally:
+        if config is not None:
+            rspamd_stop(config)
         subprocess.run(
             ["doveadm", "-c", str(dovecot_conf), "stop"],
             capture_output=True,

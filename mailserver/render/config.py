@@ -82,6 +82,19 @@ class MailServerConfig:
     # Postfix's virtual_alias_expansion_limit: the models' limit
     # (MAILPANEL_ALIAS_EXPANSION_LIMIT, domains.expansion), the same number.
     alias_expansion_limit: int = 50
+    # DKIM signing (docs/dkim.md): rspamd's private configuration directory,
+    # its state (pid file, caches), its log ("" is syslog), and its milter's
+    # socket (milter_address()). An empty milter address means no rspamd at
+    # all: nothing is signed and Postfix calls no milter.
+    rspamd_dir: Path = Path("/etc/mailpanel/rspamd")
+    rspamd_state_dir: str = "/var/lib/mailpanel/rspamd"
+    rspamd_log_file: str = ""
+    rspamd_milter_listen: str = ""
+
+    @property
+    def signing(self) -> bool:
+        """Whether Postfix hands outgoing mail to rspamd for DKIM signing."""
+        return bool(self.rspamd_milter_listen)
 
     @classmethod
     def from_settings(cls) -> MailServerConfig:
@@ -129,6 +142,10 @@ class MailServerConfig:
             relay_credentials_map=settings.MAILPANEL_RELAY_CREDENTIALS_MAP,
             relay_tls_ca_file=settings.MAILPANEL_RELAY_TLS_CA_FILE,
             alias_expansion_limit=settings.MAILPANEL_ALIAS_EXPANSION_LIMIT,
+            rspamd_dir=Path(settings.MAILPANEL_RSPAMD_DIR),
+            rspamd_state_dir=settings.MAILPANEL_RSPAMD_STATE_DIR,
+            rspamd_log_file=settings.MAILPANEL_RSPAMD_LOG_FILE,
+            rspamd_milter_listen=settings.MAILPANEL_RSPAMD_MILTER_LISTEN,
         )
 
 
@@ -160,6 +177,40 @@ def database_connection(db: Mapping | None = None) -> DbConnection:
         return DbConnection(engine="sqlite", name=str(Path(db["NAME"]).resolve()))
     raise RenderError(
         f"Postfix and Dovecot can read PostgreSQL or SQLite, not {engine}."
+    )
+
+
+@dataclass(frozen=True)
+class MilterAddress:
+    """Where rspamd's milter listens, as Postfix and as rspamd write it."""
+
+    postfix: str  # unix:/var/spool/postfix/private/rspamd-milter, inet:127.0.0.1:11332
+    rspamd: str  # bind_socket: a path with its owner and mode, or HOST:PORT
+
+
+def milter_address(config: MailServerConfig) -> MilterAddress:
+    """``unix:PATH`` (relative: in Postfix's queue directory) or a loopback
+    ``inet:127.x.y.z:PORT`` / ``inet:[::1]:PORT``.
+
+    Whoever reaches this socket can have mail signed for any hosted domain:
+    the unix socket is for rspamd and the postfix group only, and a TCP one
+    is never offered beyond this machine.
+    """
+    value = safe_value(config.rspamd_milter_listen, "rspamd milter address")
+    kind, _, where = value.partition(":")
+    if kind == "unix" and re.fullmatch(r"[\w./-]+", where) and ".." not in where:
+        path = where if where.startswith("/") else f"{config.postfix_queue_dir}/{where}"
+        return MilterAddress(
+            postfix=f"unix:{path}",
+            rspamd=f"{path} mode=0660 owner=_rspamd group=postfix",
+        )
+    match = re.fullmatch(r"(127(?:\.\d{1,3}){3}|\[::1\]):(\d{1,5})", where)
+    if kind == "inet" and match and 0 < int(match[2]) < 65536:
+        return MilterAddress(postfix=value, rspamd=where)
+    raise RenderError(
+        "MAILPANEL_RSPAMD_MILTER_LISTEN must be unix:PATH (relative to Postfix's "
+        "queue directory) or a loopback inet:127.0.0.1:PORT or inet:[::1]:PORT, "
+        f"not {value!r}."
     )
 
 

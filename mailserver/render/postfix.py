@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from domains import sql_interface
-from mailserver.render.config import DbConnection, MailServerConfig
+from mailserver.render.config import DbConnection, MailServerConfig, milter_address
 from mailserver.render.postfix_master import postfix_master_cf
 from mailserver.render.text import (
     GENERATED,
@@ -270,12 +270,34 @@ def _postfix_main_cf(config: MailServerConfig) -> str:
             ("maillog_file_prefixes", str(Path(config.postfix_log_file).parent))
         )
     pairs.extend(_postfix_relay_params(config, maps))
+    pairs.extend(_postfix_milter_params(config))
     # An extra parameter replaces a rendered one of the same name: main.cf
     # must not define one twice (postconf warns, and apply refuses warnings).
     extra = dict(config.postfix_extra)
     pairs = [(name, extra.pop(name, value)) for name, value in pairs]
     pairs.extend(extra.items())
     return comment_lines(GENERATED) + config_lines(pairs)
+
+
+def _postfix_milter_params(config: MailServerConfig) -> list[tuple[str, object]]:
+    """DKIM signing: rspamd as the milter of mail that leaves from here.
+
+    Submission (and the local smtpd) call it through smtpd_milters in
+    master.cf; sendmail(1), Sieve's replies through it, and Postfix's own
+    bounces and notices (internal_mail_filter_classes) through
+    non_smtpd_milters. Port 25 calls no milter. When rspamd does not answer,
+    the message is deferred (4xx, the client or the queue retries): nothing
+    leaves unsigned because the signer was down (docs/mailserver.md).
+    """
+    if not config.signing:
+        return []
+    return [
+        ("mailpanel_signing_milters", milter_address(config).postfix),
+        ("non_smtpd_milters", "$mailpanel_signing_milters"),
+        ("internal_mail_filter_classes", "bounce, notify"),
+        ("milter_default_action", "tempfail"),
+        ("milter_protocol", "6"),
+    ]
 
 
 def _postfix_relay_params(

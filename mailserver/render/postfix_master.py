@@ -32,6 +32,10 @@ def postfix_master_cf(config: MailServerConfig) -> str:
         "smtpd_recipient_restrictions=reject_non_fqdn_recipient",
         "milter_macro_daemon_name=ORIGINATING",
     ]
+    # DKIM signing (main.cf's mailpanel_signing_milters): mail that leaves
+    # from here, never port 25's.
+    signing = ["smtpd_milters=$mailpanel_signing_milters"] if config.signing else []
+    submission_common += signing
 
     def service(name: str, kind: str, private: str, limit: str, command: str, *opts):
         line = (
@@ -86,7 +90,16 @@ def postfix_master_cf(config: MailServerConfig) -> str:
         ),
         "pickup                   unix       n       -       n       60      1       "
         "pickup\n",
-        service("cleanup", "unix", "n", "0", "cleanup"),
+        service(
+            "cleanup",
+            "unix",
+            "n",
+            "0",
+            "cleanup",
+            # What cleanup hands the milter for sendmail(1), bounces and
+            # notices (non_smtpd_milters): "leaving from here" to rspamd.
+            "milter_macro_daemon_name=ORIGINATING",
+        ),
         "qmgr                     unix       n       -       n       300     1       "
         "qmgr\n",
         "tlsmgr                   unix       -       -       n       1000?   1       "
@@ -143,6 +156,8 @@ def postfix_master_cf(config: MailServerConfig) -> str:
                 "smtpd_relay_restrictions=permit_mynetworks,reject",
                 "smtpd_recipient_restrictions=",
                 "smtpd_sasl_auth_enable=no",
+                "milter_macro_daemon_name=ORIGINATING",
+                *signing,
             )
         )
     return "".join(lines)

@@ -122,6 +122,8 @@ class SinkMessage:
     mail_from: str
     rcpt_tos: list[str]
     message: email.message.Message
+    # The bytes as received: what a DKIM signature covers.
+    raw: bytes = b""
 
 
 @dataclass
@@ -130,13 +132,25 @@ class SmtpSink:
 
     port: int = field(default_factory=free_port)
     messages: list[SinkMessage] = field(default_factory=list)
+    # Recipients this "outside server" refuses with a 550 (a bounce follows).
+    refused: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server, session, envelope, address, rcpt_options
+    ) -> str:
+        if address.lower() in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        raw = envelope.original_content or b""
         self.messages.append(
             SinkMessage(
                 envelope.mail_from,
                 list(envelope.rcpt_tos),
-                email.message_from_bytes(envelope.original_content or b""),
+                email.message_from_bytes(raw),
+                raw,
             )
         )
         return "250 2.0.0 Stored"
@@ -205,6 +219,36 @@ def transaction(
         code, text = client.rcpt(recipient)
         client.rset()
         return code, text.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def submission(
+    mail, implicit_tls: bool, user: str, password: str
+) -> Iterator[smtplib.SMTP]:
+    """A logged-in session on 587 (STARTTLS) or 465 (implicit TLS)."""
+    if implicit_tls:
+        client = smtplib.SMTP_SSL(
+            "127.0.0.1",
+            mail.submissions_port,
+            local_hostname="client.example.net",
+            context=no_verify_context(),
+            timeout=30,
+        )
+    else:
+        client = smtplib.SMTP(
+            "127.0.0.1",
+            mail.submission_port,
+            local_hostname="client.example.net",
+            timeout=30,
+        )
+        client.starttls(context=no_verify_context())
+    try:
+        client.ehlo()
+        client.login(user, password)
+        yield client
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()
 
 
 def send(port: int, sender: str, recipients: list[str], subject: str) -> None:

@@ -1,7 +1,6 @@
 """End-to-end: submission on 587 (STARTTLS) and 465 (implicit TLS), issue test 6."""
 
 import base64
-import contextlib
 import smtplib
 
 import pytest
@@ -11,38 +10,11 @@ from tests.mailserver import data
 from tests.mailserver.support import (
     imap_wait_for,
     make_message,
-    no_verify_context,
+    submission,
     unique_subject,
 )
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.postgres]
-
-
-@contextlib.contextmanager
-def submission(mail, implicit_tls: bool, user: str, password: str):
-    if implicit_tls:
-        client = smtplib.SMTP_SSL(
-            "127.0.0.1",
-            mail.submissions_port,
-            local_hostname="client.example.net",
-            context=no_verify_context(),
-            timeout=30,
-        )
-    else:
-        client = smtplib.SMTP(
-            "127.0.0.1",
-            mail.submission_port,
-            local_hostname="client.example.net",
-            timeout=30,
-        )
-        client.starttls(context=no_verify_context())
-    try:
-        client.ehlo()
-        client.login(user, password)
-        yield client
-    finally:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            client.quit()
 
 
 def _setup():

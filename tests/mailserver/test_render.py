@@ -5,8 +5,6 @@ directories, so they need the binaries (and root, for postfix check).
 """
 
 import dataclasses
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,27 +20,6 @@ from mailserver.render import (
     render_dovecot,
     render_postfix,
 )
-from tests.conftest import unavailable
-
-
-@pytest.fixture
-def tls_files(tmp_path):
-    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert.write_text("cert")
-    key.write_text("key")
-    return cert, key
-
-
-@pytest.fixture
-def config(settings, tmp_path, tls_files) -> MailServerConfig:
-    settings.MAILPANEL_HOSTNAME = "mail.example.test"
-    settings.MAILPANEL_TLS_CERT = str(tls_files[0])
-    settings.MAILPANEL_TLS_KEY = str(tls_files[1])
-    settings.MAILPANEL_POSTFIX_DIR = str(tmp_path / "etc" / "postfix")
-    settings.MAILPANEL_DOVECOT_DIR = str(tmp_path / "etc" / "dovecot")
-    settings.MAILPANEL_POSTFIX_QUEUE_DIR = str(tmp_path / "queue")
-    settings.MAILPANEL_POSTFIX_DATA_DIR = str(tmp_path / "data")
-    return MailServerConfig.from_settings()
 
 
 def main_cf(config) -> dict[str, str]:
@@ -266,15 +243,6 @@ def test_missing_production_certificate_is_an_error(config, tmp_path):
         services.ensure_tls_certificate(missing)
 
 
-@pytest.fixture
-def daemon_tools():
-    for name in ("postfix", "doveconf", "openssl"):
-        if shutil.which(name) is None:
-            unavailable(f"{name} is not installed (scripts/mailserver-install.sh)")
-    if os.geteuid() != 0:
-        unavailable("postfix check runs as root")
-
-
 def test_render_command_writes_a_runnable_tree(daemon_tools, config, tmp_path, db):
     call_command("mailserver", "render", str(tmp_path / "out"))
     postfix = tmp_path / "out" / "postfix"
@@ -425,3 +393,55 @@ def test_postfix_expands_an_address_as_far_as_the_panel_allows(settings, config)
         main_cf(MailServerConfig.from_settings())["virtual_alias_expansion_limit"]
         == "7"
     )
+
+
+def test_mail_leaving_from_here_goes_through_the_signing_milter(config):
+    local = dataclasses.replace(config, local_smtp_listen="127.0.0.1:10025")
+    main = main_cf(local)
+    services_ = master_services(render_postfix(local)["master.cf"])
+
+    # A socket in Postfix's queue directory, for rspamd and the postfix group.
+    milter = f"unix:{config.postfix_queue_dir}/private/rspamd-milter"
+    assert main["mailpanel_signing_milters"] == milter
+    # sendmail(1) (Sieve's replies), bounces and notices: cleanup's milters.
+    assert main["non_smtpd_milters"] == "$mailpanel_signing_milters"
+    assert main["internal_mail_filter_classes"] == "bounce, notify"
+    assert "milter_macro_daemon_name=ORIGINATING" in services_["cleanup"][1]
+    # Signer down: 4xx, the client retries; nothing leaves unsigned.
+    assert main["milter_default_action"] == "tempfail"
+    for name in ("587", "465", "127.0.0.1:10025"):
+        options = services_[name][1]
+        assert "smtpd_milters=$mailpanel_signing_milters" in options, name
+        assert "milter_macro_daemon_name=ORIGINATING" in options, name
+    # Port 25 calls no milter: inbound mail keeps coming in when rspamd is down.
+    assert not any("milter" in option for option in services_["25"][1])
+    assert "smtpd_milters" not in main
+
+
+def test_no_milter_at_all_when_signing_is_off(config):
+    off = dataclasses.replace(config, rspamd_milter_listen="")
+    main = main_cf(off)
+    assert not any("milter" in name for name in main), main
+    assert "smtpd_milters" not in render_postfix(off)["master.cf"]
+
+
+def test_the_milter_may_listen_on_loopback_tcp(config):
+    inet = dataclasses.replace(config, rspamd_milter_listen="inet:[::1]:11332")
+    assert main_cf(inet)["mailpanel_signing_milters"] == "inet:[::1]:11332"
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        "inet:0.0.0.0:11332",
+        "inet:10.0.0.5:11332",
+        "inet:localhost:11332",
+        "127.0.0.1:11332",
+        "inet:127.0.0.1:99999",
+        "unix:../../tmp/milter",
+        "unix:private/rspamd milter",
+    ],
+)
+def test_the_milter_is_reachable_from_this_machine_only(config, listen):
+    with pytest.raises(RenderError, match="MAILPANEL_RSPAMD_MILTER_LISTEN"):
+        render_postfix(dataclasses.replace(config, rspamd_milter_listen=listen))

@@ -10,12 +10,17 @@ import json
 import subprocess
 
 import pytest
+from django.test import override_settings
 
+from dkim.services import dkim_key_activate, dkim_key_generate
 from domains.models import DomainAlias
+from mailserver.services import mailserver_apply
 from relays.models import DomainRelay, RelayHost, SenderRelay
 from relays.tasks import relay_credentials_write_task
 from tests.mailserver import data
+from tests.mailserver.dkim_verify import signatures, txt_record
 from tests.mailserver.support import make_message, poll, unique_subject
+from tests.monitoring.dns_server import DnsTestServer
 from tests.relays.conftest import make_relay
 from tests.relays.provider import RELAY_HOST, USERS
 
@@ -161,3 +166,30 @@ def test_it_keeps_mail_queued_on_a_wrong_login_until_the_relay_is_fixed(
     (message,) = provider.sink.wait_for(subject)
     assert authenticated_as(message) == USER
     assert "Wrong-Pass-9" not in (relay_mail.workdir / "postfix.log").read_text()
+
+
+def test_it_signs_what_it_relays(relay_mail, provider):
+    """Signing happens as the message is accepted, before it is routed."""
+    relayed = data.domain("relayed.test")
+    DomainRelay.objects.create(domain=relayed, relay=starttls_relay(provider))
+    relay_credentials_write_task()
+    dns = DnsTestServer().start()
+    subject = unique_subject("signed via relay")
+    # A throw-away Fernet key for the keys at rest.
+    secret = "k3Vq8rTz0bYw5nLc2HfJ7dXs9mAe4pGu1iQo6yNhWvE="
+    try:
+        with override_settings(MAILPANEL_SECRET_ENCRYPTION_KEY=secret):
+            for key in dkim_key_generate(domain=relayed):
+                key = dkim_key_activate(key=key, force=True)
+                dns.add(f"{key.record_name}.", "TXT", txt_record(key.dns_record))
+            mailserver_apply(relay_mail.config)
+
+        submit(relay_mail, "alice@relayed.test", subject)
+
+        (message,) = provider.sink.wait_for(subject)
+        found = signatures(message.raw, dns.port)
+        assert sorted(s.algorithm for s in found) == ["ed25519-sha256", "rsa-sha256"]
+        assert all(s.domain == "relayed.test" and s.valid for s in found), found
+    finally:
+        dns.stop()
+        mailserver_apply(relay_mail.config, keys=[])

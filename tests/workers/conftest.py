@@ -239,6 +239,9 @@ def workers(mailserver, broker, workdir, django_db_setup) -> Iterator[Workers]:
         MAILPANEL_VMAIL_ROOT=str(b_dir / "vmail"),
         MAILPANEL_POSTFIX_LOG_FILE=str(b_dir / "postfix.log"),
         MAILPANEL_DOVECOT_LOG_PATH=str(b_dir / "dovecot.log"),
+        MAILPANEL_RSPAMD_DIR=str(b_dir / "rspamd"),
+        MAILPANEL_RSPAMD_STATE_DIR=str(b_dir / "rspamd-state"),
+        MAILPANEL_RSPAMD_LOG_FILE=str(b_dir / "rspamd.log"),
     )
     a_settings = dict(
         mailserver.settings,

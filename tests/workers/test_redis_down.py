@@ -41,6 +41,9 @@ def test_it_saves_while_redis_is_down_and_applies_once_it_is_back(
         MAILPANEL_POSTFIX_QUEUE_DIR=str(here / "queue"),
         MAILPANEL_POSTFIX_DATA_DIR=str(here / "data"),
         MAILPANEL_DOVECOT_BASE_DIR=str(here / "run"),
+        MAILPANEL_RSPAMD_DIR=str(here / "rspamd"),
+        MAILPANEL_RSPAMD_STATE_DIR=str(here / "rspamd-state"),
+        MAILPANEL_RSPAMD_LOG_FILE=str(here / "rspamd.log"),
     )
     worker = start_worker(
         name=name,
