@@ -48,8 +48,16 @@ def test_database_outage_defers_and_queued_mail_arrives_later(mail):
         # (docs/mailserver.md, "Database outages").
         for recipient in (address, "nobody@hosted.test"):
             code, text = transaction(mail.smtp_port, SENDER, recipient)
+            # Refused at MAIL FROM (the answer names the sender), with one
+            # of Postfix's two texts for a table it cannot read.
             assert code == 451, (recipient, code, text)
-            assert text.startswith(f"4.3.0 <{SENDER}>: Temporary lookup failure"), text
+            assert text.startswith(
+                (
+                    f"4.3.0 <{SENDER}>: Temporary lookup failure",
+                    f"4.3.5 <{SENDER}>: Sender address rejected: "
+                    "Server configuration error",
+                )
+            ), text
         # Dovecot: a temporary refusal, not "wrong password".
         with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE|[Tt]emporary"):
             imap_login(mail.imap_port, address, pw)
