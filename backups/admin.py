@@ -63,6 +63,11 @@ class BackupRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_display(self, run: BackupRun) -> str:
+        if run.state == State.QUEUED:
+            # A query per queued row: there are only ever a few.
+            if services.backup_waits_for_broker(run):
+                return "waiting for the broker (sent once it is back)"
+            return "waiting for a worker"
         if run.state != State.RUNNING:
             return "–"
         return (

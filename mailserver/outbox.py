@@ -88,6 +88,16 @@ def waiting_args(*, task: str) -> set[tuple]:
         return {tuple(args) for args in rows}
 
 
+def outbox_latest(*, task: str, args: list) -> OutboxMessage | None:
+    """The newest message of ``task(*args)``, or None if there is none.
+
+    For callers that show or judge the work it carries: unsent, it waits for
+    the broker; sent, ``sent_at`` says since when a worker may have it.
+    """
+    messages = OutboxMessage.objects.filter(task=task, args=args)
+    return messages.order_by("-created", "-pk").first()
+
+
 def outbox_flush(*, limit: int = 1000) -> int:
     """Send what is still waiting, oldest first; stops at the first failure."""
     sent = 0

@@ -163,10 +163,19 @@ def relay_test(*, relay: RelayHost, timeout: float | None = None) -> RelayTestRe
     return result
 
 
-def relay_test_enqueue(*, relay: RelayHost) -> None:
-    from relays.tasks import relay_test_task
+TEST_TASK = "relays.tasks.relay_test_task"
 
-    transaction.on_commit(lambda: relay_test_task.delay(relay.pk))
+
+def relay_test_enqueue(*, relay: RelayHost) -> None:
+    """Have a worker test ``relay``: an outbox message, sent after commit.
+
+    Through the outbox like every enqueue, so a broker that is down delays
+    the test instead of failing the request after its commit.
+    """
+    from mailserver.outbox import outbox_enqueue
+
+    with transaction.atomic():
+        outbox_enqueue(task=TEST_TASK, args=[relay.pk])
 
 
 class _TestFailed(Exception):

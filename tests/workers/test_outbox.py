@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from mailserver import outbox
@@ -45,3 +48,33 @@ def test_it_writes_nothing_when_the_change_is_rolled_back(transactional_db):
         outbox.outbox_enqueue(task="x", args=[])
         raise RuntimeError
     assert not OutboxMessage.objects.filter(task="x").exists()
+
+
+# Publishing straight to the broker is allowed only where no committed change
+# waits for it: the outbox itself, and two fan-outs inside beat's periodic
+# tasks, which run on a worker and are simply done again at the next beat.
+DIRECT_PUBLISHES = {
+    "mailserver/outbox.py": 1,
+    "mailserver/tasks.py": 1,  # quota_refresh_task, to each mail host
+    "monitoring/tasks.py": 1,  # dnsbl_schedule_task, after its random delay
+}
+PUBLISH = re.compile(r"\.delay\(|\.apply_async\(|\bsend_task\(")
+
+
+def test_it_is_the_only_way_from_a_change_to_the_broker():
+    from django.apps import apps
+
+    root = Path(__file__).resolve().parents[2]
+    packages = [root / "mailpanel"] + [
+        Path(config.path)
+        for config in apps.get_app_configs()
+        if Path(config.path).parent == root
+    ]
+    found = {}
+    for package in packages:
+        for path in sorted(package.rglob("*.py")):
+            count = len(PUBLISH.findall(path.read_text()))
+            if count:
+                found[str(path.relative_to(root))] = count
+
+    assert found == DIRECT_PUBLISHES
