@@ -15,7 +15,9 @@ module never writes an archive format of its own.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +31,9 @@ from django.utils import timezone
 from backups import conf, database, maildir, runs
 from backups import staging as staging_tree
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
-from backups.runs import BackupError
+from backups.runs import BACKUP_TASK, BackupError
 from backups.tool import Progress, RepositoryExists, Restic, Snapshot, ToolError
 from mailserver.outbox import outbox_enqueue, outbox_latest
-
-# What "back up now" queues, through the outbox (docs/workers.md).
-BACKUP_TASK = "backups.tasks.backup_run_task"
 
 # --- Backing up -------------------------------------------------------------------
 
@@ -412,7 +411,10 @@ def restore_drill(*, run: BackupRun | None = None) -> RestoreDrill:
             .first()
         )
     drill = RestoreDrill.objects.create(
-        run=run, snapshot_id=run.snapshot_id if run else ""
+        run=run,
+        snapshot_id=run.snapshot_id if run else "",
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
     )
     scratch: Path | None = None
     try:

@@ -191,6 +191,12 @@ CELERY_BEAT_SCHEDULE = {
     "backups: prune when due": _every(3600, "backups.tasks.backup_prune_task"),
     "backups: check when due": _every(3600, "backups.tasks.backup_check_task"),
     "backups: restore drill when due": _every(3600, "backups.tasks.restore_drill_task"),
+    "backups: end runs whose worker is gone": _every(
+        300, "backups.tasks.backup_recover_task"
+    ),
+    "relays: end tests whose worker is gone": _every(
+        300, "relays.tasks.relay_tests_recover_task"
+    ),
 }
 # This worker's mail host: set on each mail host (docs/workers.md). The
 # worker then registers the host, consumes the queue of that name and does
