@@ -146,8 +146,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
 else:
-    # A web request that enqueues while Redis is down must fail fast and leave
-    # the work in the outbox (mailserver.outbox), not hang on reconnects.
+    # Workers and beat. A web request's publish does not use these: the
+    # outbox opens its own connection that tries once, within a second, and
+    # leaves the work in the outbox when Redis is down (mailserver.outbox).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
     }
