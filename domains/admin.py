@@ -30,16 +30,13 @@ from domains.models import (
     Mailbox,
     SendAsIdentity,
 )
+from domains.sizes import format_bytes
 
 
 def _format_bytes(value: int | None) -> str:
     if not value:
         return "unlimited" if value == 0 else "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+    return format_bytes(value)
 
 
 class ActivateActionsMixin:

@@ -22,7 +22,7 @@ def test_it_shows_the_quota_and_that_usage_is_not_measured(owner, mailbox):
 
     page = owner.get("/account/").text
 
-    assert "2.0\xa0GB" in page
+    assert "2.0\xa0GiB" in page  # as the admin says it (domains.sizes)
     assert "Not measured yet" in page
 
 

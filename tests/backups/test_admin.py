@@ -3,11 +3,11 @@ import threading
 
 import pytest
 from django.db import connection
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from backups import services
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
+from domains.sizes import format_bytes
 from mailserver.models import OutboxMessage
 from mailserver.outbox import outbox_send
 from tests.backups.conftest import message
@@ -129,7 +129,7 @@ def test_it_shows_the_progress_of_a_backup_while_it_runs(backup_env, admin_clien
     assert "running" in row[0]
     assert (
         f"{report.percent:.0%}: {report.files_done}/{report.total_files} files, "
-        f"{filesizeformat(report.bytes_done)} of {filesizeformat(report.total_bytes)}"
+        f"{format_bytes(report.bytes_done)} of {format_bytes(report.total_bytes)}"
     ).replace("\xa0", "&nbsp;") in row[0].replace("\xa0", "&nbsp;")
     assert finished, "the run did not finish"
     assert finished[0].state == State.SUCCEEDED, finished[0].error

@@ -53,7 +53,7 @@ def test_the_domain_list_shows_counts_and_quota(admin_client):
     row = response.content.decode()
     assert 'class="field-mailbox_count">3<' in row
     assert 'class="field-alias_count">3<' in row
-    assert 'class="field-quota_allocated">3.0 KiB<' in row
+    assert 'class="field-quota_allocated">3.0\xa0KiB<' in row
 
 
 def test_a_domains_mailbox_list_runs_constant_queries(admin_client):
