@@ -16,9 +16,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Model
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -297,9 +298,21 @@ def mailbox_overview(mailbox: Mailbox) -> dict:
         "forward": Forward.objects.filter(mailbox=mailbox).first(),
         "vacation": Vacation.objects.filter(mailbox=mailbox).first(),
         "recovery": RecoveryAddress.objects.filter(mailbox=mailbox).first(),
-        # Dovecot reports usage in a later issue; None reads "not measured yet".
-        "quota_used": None,
+        "usage": mailbox_usage(mailbox),
     }
+
+
+def mailbox_usage(mailbox: Mailbox) -> Model | None:
+    """What the mail hosts' workers last measured, or None ("not measured yet").
+
+    A ``mailserver.MailboxUsage`` (bytes and messages used, when measured),
+    read through the reverse relation Django adds to Mailbox, so accounts
+    imports nothing of mailserver (which imports accounts).
+    """
+    try:
+        return mailbox.usage
+    except ObjectDoesNotExist:
+        return None
 
 
 # --- Out of office ---------------------------------------------------------------

@@ -1,11 +1,11 @@
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
-from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from backups import services
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
+from domains.sizes import format_bytes
 
 
 @admin.register(BackupPolicy)
@@ -29,7 +29,7 @@ class BackupPolicyAdmin(admin.ModelAdmin):
 
 
 def _size(value: int | None) -> str:
-    return "–" if value is None else filesizeformat(value)
+    return "–" if value is None else format_bytes(value)
 
 
 @admin.register(BackupRun)
@@ -63,11 +63,16 @@ class BackupRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_display(self, run: BackupRun) -> str:
+        if run.state == State.QUEUED:
+            # A query per queued row: there are only ever a few.
+            if services.backup_waits_for_broker(run):
+                return "waiting for the broker (sent once it is back)"
+            return "waiting for a worker"
         if run.state != State.RUNNING:
             return "–"
         return (
             f"{run.progress_percent:.0%}: {run.files_done}/{run.total_files} files, "
-            f"{filesizeformat(run.bytes_done)} of {filesizeformat(run.total_bytes)}"
+            f"{format_bytes(run.bytes_done)} of {format_bytes(run.total_bytes)}"
         )
 
     @admin.display(description="size added")

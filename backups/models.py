@@ -170,6 +170,9 @@ class RestoreDrill(models.Model):
     state = models.CharField(max_length=10, choices=State, default=State.RUNNING)
     started = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
+    # Who runs it: a RUNNING drill whose process is gone was interrupted.
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
     database_ok = models.BooleanField(null=True)
     mailboxes_checked = models.PositiveIntegerField(default=0)
     messages_checked = models.PositiveIntegerField(default=0)

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,12 @@ from backups import conf
 from backups.database import DatabaseError
 from backups.models import BackupRun, RestoreDrill, State
 from backups.tool import ToolError
+from mailserver.outbox import outbox_latest
 
 logger = logging.getLogger(__name__)
+
+# What "back up now" queues, through the outbox (docs/workers.md).
+BACKUP_TASK = "backups.tasks.backup_run_task"
 
 
 class BackupError(Exception):
@@ -70,36 +74,101 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _longest() -> timedelta:
+    """Longer than any run or drill can last: the tool's timeout plus an hour."""
+    return timedelta(seconds=(settings.MAILPANEL_BACKUP_TIMEOUT or 24 * 3600) + 3600)
+
+
+def _gone(*, hostname: str, pid: int | None, started: datetime | None) -> bool:
+    """Whether the process that took a row is gone.
+
+    On this host the pid tells; a row of another host counts as gone once it
+    is older than ``_longest()``.
+    """
+    if hostname == socket.gethostname() and pid:
+        return not _alive(pid)
+    return started is not None and started < timezone.now() - _longest()
+
+
+def _interrupted(hostname: str, pid: int | None) -> str:
+    return (
+        f"interrupted: the process running it (pid {pid} on "
+        f"{hostname or 'an unknown host'}) stopped before it finished"
+    )
+
+
 def recover_interrupted(*, exclude: int | None = None) -> list[BackupRun]:
     """Fail the RUNNING rows whose process is gone.
 
     A worker killed mid-run (OOM killer, reboot, SIGKILL) never finishes its
-    row; without this it would show "running" for ever. On this host the pid
-    tells; a row of another host counts as gone once it is older than the
-    tool's timeout plus an hour.
+    row; without this it would show "running" for ever.
     """
-    here = socket.gethostname()
-    timeout = settings.MAILPANEL_BACKUP_TIMEOUT or 24 * 3600
-    too_old = timezone.now() - timedelta(seconds=timeout + 3600)
     failed = []
     for run in BackupRun.objects.filter(state=State.RUNNING).exclude(pk=exclude):
-        if run.hostname == here and run.pid:
-            gone = not _alive(run.pid)
-        else:
-            gone = run.started is not None and run.started < too_old
-        if not gone:
+        if not _gone(hostname=run.hostname, pid=run.pid, started=run.started):
             continue
-        reason = (
-            f"interrupted: the process running it (pid {run.pid} on "
-            f"{run.hostname or 'an unknown host'}) stopped before it finished"
-        )
         if BackupRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
-            state=State.FAILED, finished=timezone.now(), error=reason
+            state=State.FAILED,
+            finished=timezone.now(),
+            error=_interrupted(run.hostname, run.pid),
         ):
             run.refresh_from_db()
             alert_run(run)
             failed.append(run)
     return failed
+
+
+def recover_interrupted_drills() -> list[RestoreDrill]:
+    """Fail the RUNNING drills whose process is gone, as for runs."""
+    failed = []
+    for drill in RestoreDrill.objects.filter(state=State.RUNNING):
+        if not _gone(hostname=drill.hostname, pid=drill.pid, started=drill.started):
+            continue
+        if RestoreDrill.objects.filter(pk=drill.pk, state=State.RUNNING).update(
+            state=State.FAILED,
+            finished=timezone.now(),
+            error=_interrupted(drill.hostname, drill.pid),
+        ):
+            drill.refresh_from_db()
+            alert_drill(drill)
+            failed.append(drill)
+    return failed
+
+
+def recover_lost() -> list[BackupRun]:
+    """Fail the QUEUED runs that no worker will ever start.
+
+    A queued run's task can be lost after it left the outbox (Redis restarted
+    without its data); the row would say "queued" for ever. One whose task
+    reached the broker longer ago than ``_longest()`` is given up, and the
+    next scheduled backup takes its place. A task still waiting in the
+    outbox is not lost: it is sent once the broker is back.
+    """
+    cutoff = timezone.now() - _longest()
+    failed = []
+    for run in BackupRun.objects.filter(state=State.QUEUED, created__lt=cutoff):
+        message = outbox_latest(task=BACKUP_TASK, args=[run.pk])
+        if message is not None and (
+            message.sent_at is None or message.sent_at >= cutoff
+        ):
+            continue
+        since = f"{message.sent_at:%Y-%m-%d %H:%M} UTC" if message else "its creation"
+        if BackupRun.objects.filter(pk=run.pk, state=State.QUEUED).update(
+            state=State.FAILED,
+            finished=timezone.now(),
+            error=f"never started: no worker took its task since {since} "
+            "(was the broker restarted without its data?)",
+        ):
+            run.refresh_from_db()
+            alert_run(run)
+            failed.append(run)
+    return failed
+
+
+def recover() -> int:
+    """End every stuck row (beat, every few minutes): how many were ended."""
+    ended = recover_interrupted() + recover_interrupted_drills() + recover_lost()
+    return len(ended)
 
 
 @contextlib.contextmanager

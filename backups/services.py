@@ -15,7 +15,9 @@ module never writes an archive format of its own.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +31,10 @@ from django.utils import timezone
 from backups import conf, database, maildir, runs
 from backups import staging as staging_tree
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
-from backups.runs import BackupError
+from backups.runs import BACKUP_TASK, BackupError
 from backups.tool import Progress, RepositoryExists, Restic, Snapshot, ToolError
 from domains.maildir_paths import MailboxPathError, mailbox_dir_at, mailbox_dir_parts
+from mailserver.outbox import outbox_enqueue, outbox_latest
 
 # --- Backing up -------------------------------------------------------------------
 
@@ -50,12 +53,25 @@ def backup_init() -> bool:
 
 
 def backup_enqueue() -> BackupRun:
-    """Queue a backup for the worker, sent once the transaction commits."""
-    from backups.tasks import backup_run_task
+    """Queue a backup for the worker, sent once the transaction commits.
 
-    run = BackupRun.objects.create(kind=BackupRun.Kind.BACKUP)
-    transaction.on_commit(lambda: backup_run_task.delay(run.pk))
+    The task is an outbox message written with the run: with the broker
+    down the run stays queued (the admin says it waits for the broker) and
+    the outbox flush sends it once the broker is back, instead of a publish
+    failing after the commit and the run staying queued for ever.
+    """
+    with transaction.atomic():
+        run = BackupRun.objects.create(kind=BackupRun.Kind.BACKUP)
+        outbox_enqueue(task=BACKUP_TASK, args=[run.pk])
     return run
+
+
+def backup_waits_for_broker(run: BackupRun) -> bool:
+    """Whether the queued ``run`` is still in the outbox, not yet sent."""
+    if run.state != State.QUEUED:
+        return False
+    message = outbox_latest(task=BACKUP_TASK, args=[run.pk])
+    return message is not None and message.sent_at is None
 
 
 def backup_run(
@@ -423,7 +439,10 @@ def restore_drill(*, run: BackupRun | None = None) -> RestoreDrill:
             .first()
         )
     drill = RestoreDrill.objects.create(
-        run=run, snapshot_id=run.snapshot_id if run else ""
+        run=run,
+        snapshot_id=run.snapshot_id if run else "",
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
     )
     scratch: Path | None = None
     try:

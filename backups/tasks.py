@@ -5,13 +5,15 @@ without (by beat, hourly), it asks the BackupPolicy whether the work is due.
 Each is safe to deliver twice: the run is claimed with a guarded update and a
 second delivery finds it no longer queued. There are no automatic retries: a
 failed run is recorded and mailed, and the next beat tries again.
+``backup_recover_task`` (beat, every 5 minutes) fails the runs and drills
+whose worker is gone (``runs.recover``).
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from backups import schedule, services
+from backups import runs, schedule, services
 from backups.models import BackupRun
 
 
@@ -42,3 +44,9 @@ def backup_check_task() -> int | None:
 def restore_drill_task() -> int | None:
     drill = schedule.scheduled_drill()
     return drill.pk if drill else None
+
+
+@shared_task
+def backup_recover_task() -> int:
+    """Beat: fail the runs and drills whose worker is gone, mail the admins."""
+    return runs.recover()

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from domains import search, services
 from domains.addresses import display_domain
-from domains.admin_lists import DomainFilter, domain_link, format_bytes, per_domain
+from domains.admin_lists import DomainFilter, domain_link, format_quota, per_domain
 from domains.confusables import mixed_script_labels
 from domains.forms import (
     ConfirmDomainDeleteForm,
@@ -165,11 +165,11 @@ class DomainAdmin(SecretFieldsAdminMixin, ActivateActionsMixin, admin.ModelAdmin
 
     @admin.display(description="quota allocated", ordering="_quota_allocated")
     def quota_allocated(self, obj: Domain) -> str:
-        return format_bytes(obj._quota_allocated)
+        return format_quota(obj._quota_allocated)
 
     @admin.display(description="total quota", ordering="quota")
     def total_quota(self, obj: Domain) -> str:
-        return format_bytes(obj.quota)
+        return format_quota(obj.quota)
 
     @admin.action(
         description="Delete selected domains with all their mailboxes",
@@ -328,7 +328,7 @@ class MailboxAdmin(
 
     @admin.display(description="quota", ordering="quota")
     def quota_display(self, obj: Mailbox) -> str:
-        return format_bytes(obj.quota)
+        return format_quota(obj.quota)
 
     @admin.display(description="password")
     def password_link(self, obj: Mailbox) -> str:

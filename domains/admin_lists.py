@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from domains.addresses import display_domain, normalize_domain
+from domains.sizes import format_bytes
 
 
 class DomainFilter(admin.ListFilter):
@@ -101,11 +102,8 @@ def per_domain(model: type[Model], aggregate: Aggregate) -> Coalesce:
     return Coalesce(Subquery(rows.annotate(value=aggregate).values("value")), 0)
 
 
-def format_bytes(value: int | None) -> str:
-    if not value:
-        return "unlimited" if value == 0 else "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+def format_quota(value: int | None) -> str:
+    """A quota in bytes for the lists: 0 is "unlimited", None is unknown."""
+    if value is None:
+        return "–"
+    return "unlimited" if value == 0 else format_bytes(value)

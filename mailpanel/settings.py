@@ -158,8 +158,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
 else:
-    # A web request that enqueues while Redis is down must fail fast and leave
-    # the work in the outbox (mailserver.outbox), not hang on reconnects.
+    # Workers and beat. A web request's publish does not use these: the
+    # outbox opens its own connection that tries once, within a second, and
+    # leaves the work in the outbox when Redis is down (mailserver.outbox).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
     }
@@ -205,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
     "backups: restore drill when due": _every(3600, "backups.tasks.restore_drill_task"),
     "dkim: activate published keys, retire old ones": _every(
         3600, "dkim.tasks.dkim_keys_maintain_task"
+    ),
+    "backups: end runs whose worker is gone": _every(
+        300, "backups.tasks.backup_recover_task"
+    ),
+    "relays: end tests whose worker is gone": _every(
+        300, "relays.tasks.relay_tests_recover_task"
     ),
 }
 # This worker's mail host: set on each mail host (docs/workers.md). The

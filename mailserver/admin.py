@@ -8,12 +8,13 @@ back on the same rows.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, Sum
+from django.db.models import Count, Subquery, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 
 from domains.secrets import SecretFieldsAdminMixin
+from domains.sizes import format_bytes
 from mailserver import hosts, outbox
 from mailserver.models import (
     DomainUsage,
@@ -23,17 +24,6 @@ from mailserver.models import (
     MailServerSettings,
     OutboxMessage,
 )
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return "–"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(value)
 
 
 @admin.register(MailServerSettings)
@@ -114,9 +104,11 @@ class MailHostAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # hosts register themselves
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        self._version = MailServerSettings.load().version
-        return super().changelist_view(request, extra_context)
+    def get_queryset(self, request: HttpRequest):
+        # The current version comes with each row, in the same query: this
+        # admin is one object shared by every request, so it keeps nothing.
+        current = MailServerSettings.objects.filter(pk=1).values("version")
+        return super().get_queryset(request).annotate(_version=Subquery(current))
 
     @admin.display(boolean=True)
     def alive(self, obj: MailHost) -> bool:
@@ -124,7 +116,7 @@ class MailHostAdmin(admin.ModelAdmin):
 
     @admin.display(description="configuration")
     def state(self, obj: MailHost) -> str:
-        version = getattr(self, "_version", None) or MailServerSettings.load().version
+        version = getattr(obj, "_version", None) or MailServerSettings.load().version
         return f"{obj.state(version).label} (current version {version})"
 
     @admin.action(description="Apply the configuration again")
@@ -194,11 +186,11 @@ class MailboxUsageAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="used", ordering="bytes_used")
     def used(self, obj: MailboxUsage) -> str:
-        return _bytes(obj.bytes_used)
+        return format_bytes(obj.bytes_used)
 
     @admin.display(description="quota", ordering="bytes_limit")
     def limit(self, obj: MailboxUsage) -> str:
-        return _bytes(obj.bytes_limit) if obj.bytes_limit else "unlimited"
+        return format_bytes(obj.bytes_limit) if obj.bytes_limit else "unlimited"
 
     @admin.display(description="%")
     def percent(self, obj: MailboxUsage) -> str:
@@ -236,8 +228,8 @@ class DomainUsageAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="used", ordering="_used")
     def used(self, obj) -> str:
-        return _bytes(obj._used or 0)
+        return format_bytes(obj._used or 0)
 
     @admin.display(description="total quota", ordering="quota")
     def quota_display(self, obj) -> str:
-        return _bytes(obj.quota) if obj.quota else "unlimited"
+        return format_bytes(obj.quota) if obj.quota else "unlimited"

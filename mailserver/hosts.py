@@ -31,28 +31,47 @@ def effective_config() -> MailServerConfig:
     return MailServerSettings.load().apply_to(MailServerConfig.from_settings())
 
 
-def mailhost_register(*, name: str) -> MailHost:
-    """Create or touch the host a worker serves; a new host catches up.
+def mailhost_register(*, name: str, starting: bool = False) -> MailHost:
+    """Create or touch the host a worker serves; a host that comes back
+    catches up at once.
 
-    Called by the worker at start and on every heartbeat. A host that runs
-    an older version than the current one (new, or back after being down)
-    gets a reload queued, which is what reconciles missed fan-outs.
+    Called by the worker at start (``starting``) and on every heartbeat. A
+    host behind the current version gets a reload queued when it is new,
+    when its worker starts, or when it is back after missed heartbeats: the
+    reload queued while it was away may be gone with the broker's data (a
+    Redis restart without persistence). A start also retries a version the
+    host refused, which may have been fixed on it meanwhile; late heartbeats
+    do not (a worker busy with a long task misses some, and a refused
+    version would be retried after every one). The heartbeats of a host that
+    stayed up queue nothing; ``mailhosts_reconcile()`` covers anything else.
     """
+    now = timezone.now()
     with transaction.atomic():
         host, created = MailHost.objects.get_or_create(
-            name=name, defaults={"last_seen": timezone.now()}
+            name=name, defaults={"last_seen": now}
         )
+        back = not created and not host.is_alive()
         if not created:
-            MailHost.objects.filter(pk=host.pk).update(last_seen=timezone.now())
+            MailHost.objects.filter(pk=host.pk).update(last_seen=now)
     if created:
         logger.info("Mail host %s registered", name)
+    version = MailServerSettings.load().version
+    state = host.state(version)
+    if (
+        created
+        or (starting and state != MailHost.State.APPLIED)
+        or (back and state == MailHost.State.PENDING)
+    ):
+        logger.info(
+            "Mail host %s runs %s of %s: reload", name, host.applied_version, version
+        )
         mailhost_reload_enqueue(host=host)
-        if apps.is_installed("relays"):
-            # Its own copy of the relay passwords (docs/relay-hosts.md).
-            from relays.services import CREDENTIALS_TASK
+    if created and apps.is_installed("relays"):
+        # Its own copy of the relay passwords (docs/relay-hosts.md).
+        from relays.services import CREDENTIALS_TASK
 
-            with transaction.atomic():
-                outbox_enqueue(task=CREDENTIALS_TASK, args=[], queue=host.queue)
+        with transaction.atomic():
+            outbox_enqueue(task=CREDENTIALS_TASK, args=[], queue=host.queue)
     return host
 
 

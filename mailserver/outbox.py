@@ -3,14 +3,22 @@
 ``outbox_enqueue()`` writes an ``OutboxMessage`` in the caller's transaction,
 so the work exists exactly when the change that needs it is committed, and
 sends it with ``transaction.on_commit``. If the broker is down the send fails
-quietly (the admin still saves and shows the row as pending) and
+quietly and fast (the admin still saves and shows the row as pending) and
 ``outbox_flush()``, run by beat every minute, sends it once the broker is
 back. A message may so reach a worker twice; every task is idempotent.
+
+A publish tries once, briefly (``PUBLISH_TIMEOUT``, no reconnect loop), and
+once one send of a commit's batch has failed the rest of that batch is left
+to the flush without trying: a save that fans out to every mail host then
+costs the request one refused connection, not one wait per host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import transaction
@@ -26,16 +34,64 @@ logger = logging.getLogger(__name__)
 # a bug and propagates.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerError, OSError)
 
+# Seconds a publish may wait to connect to the broker, or for its answer.
+# A broker on the same network answers in milliseconds; one that does not
+# answer within this is down as far as a web request is concerned.
+PUBLISH_TIMEOUT = 1.0
+
+# Per thread: whether a send of the commit batch now running has failed.
+# Each outbox_enqueue() clears it, so a new batch tries the broker again.
+_batch = threading.local()
+
 
 def outbox_enqueue(*, task: str, args: list, queue: str = "") -> OutboxMessage:
     """Record ``task(*args)`` for ``queue`` and send it after commit."""
     message = OutboxMessage.objects.create(task=task, args=args, queue=queue)
-    transaction.on_commit(lambda: outbox_send(message_id=message.pk))
+    _batch.broker_down = False
+    transaction.on_commit(lambda: _send_after_commit(message_id=message.pk))
     return message
 
 
-def outbox_send(*, message_id: int) -> bool:
-    """Publish one message; False (and the row kept) when the broker is down."""
+def _send_after_commit(*, message_id: int) -> None:
+    """Send one message of a committed batch, unless a send before it failed.
+
+    The callbacks of one commit run one after the other, and with the broker
+    down each would fail the same way: after the first failure the others
+    stay in the outbox, for the flush, without trying.
+    """
+    if getattr(_batch, "broker_down", False):
+        return
+    if not outbox_send(message_id=message_id):
+        _batch.broker_down = True
+
+
+@contextlib.contextmanager
+def _broker() -> Iterator:
+    """A connection for publishing that tries once, within PUBLISH_TIMEOUT.
+
+    Not the app's pool: its connections retry a refused connect for seconds
+    (kombu's reconnect loop, redis-py's own retries), which a worker wants
+    and a web request must not wait for; the outbox is the retry.
+    """
+    from mailpanel.celery import app
+
+    with app.connection_for_write(
+        connect_timeout=PUBLISH_TIMEOUT,
+        transport_options={
+            "max_retries": 0,
+            "socket_connect_timeout": PUBLISH_TIMEOUT,
+            "socket_timeout": PUBLISH_TIMEOUT,
+        },
+    ) as connection:
+        yield connection
+
+
+def outbox_send(*, message_id: int, connection=None) -> bool:
+    """Publish one message; False (and the row kept) when the broker is down.
+
+    ``connection`` (from ``_broker()``) lets a caller that sends many share
+    one; without it the send opens its own.
+    """
     from mailpanel.celery import app
 
     with transaction.atomic():
@@ -50,13 +106,18 @@ def outbox_send(*, message_id: int) -> bool:
             return True  # sent meanwhile by a flush
         message = OutboxMessage.objects.get(pk=message_id)
         try:
-            # No publish retries: a web request must not hang on a dead broker.
-            app.send_task(
-                message.task,
-                args=message.args,
-                queue=message.queue or None,
-                retry=False,
-            )
+            with contextlib.ExitStack() as stack:
+                if connection is None:
+                    connection = stack.enter_context(_broker())
+                # No publish retries: a web request must not hang on a dead
+                # broker.
+                app.send_task(
+                    message.task,
+                    args=message.args,
+                    queue=message.queue or None,
+                    retry=False,
+                    connection=connection,
+                )
         except BROKER_ERRORS as exc:
             error = exc
             transaction.set_rollback(True)
@@ -88,14 +149,25 @@ def waiting_args(*, task: str) -> set[tuple]:
         return {tuple(args) for args in rows}
 
 
+def outbox_latest(*, task: str, args: list) -> OutboxMessage | None:
+    """The newest message of ``task(*args)``, or None if there is none.
+
+    For callers that show or judge the work it carries: unsent, it waits for
+    the broker; sent, ``sent_at`` says since when a worker may have it.
+    """
+    messages = OutboxMessage.objects.filter(task=task, args=args)
+    return messages.order_by("-created", "-pk").first()
+
+
 def outbox_flush(*, limit: int = 1000) -> int:
     """Send what is still waiting, oldest first; stops at the first failure."""
     sent = 0
     pending = OutboxMessage.objects.filter(sent_at=None).order_by("created", "pk")
-    for message_id in pending.values_list("pk", flat=True)[:limit]:
-        if not outbox_send(message_id=message_id):
-            break
-        sent += 1
+    with _broker() as connection:
+        for message_id in pending.values_list("pk", flat=True)[:limit]:
+            if not outbox_send(message_id=message_id, connection=connection):
+                break
+            sent += 1
     return sent
 
 

@@ -3,8 +3,9 @@
 Such a worker always consumes the queue called NAME (whatever ``-Q`` says),
 registers the host at start and then reports every
 ``MAILPANEL_MAIL_HOST_HEARTBEAT`` seconds, so the admin can show which hosts
-are alive. Registration also queues a reload for a host that runs an older
-configuration than the current one: a host that was down catches up.
+are alive. Registration at start, or after missed heartbeats, also queues a
+reload when the host does not run the current configuration: a host that
+was down catches up at once, even if the reload queued meanwhile was lost.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def consume_host_queue(sender: str, instance, **kwargs) -> None:
         instance.app.amqp.queues.select_add(name)
 
 
-def heartbeat(name: str) -> None:
+def heartbeat(name: str, starting: bool = False) -> None:
     """Register or touch the host; never lets a database error stop the worker."""
     from django.db import close_old_connections
     from django.db.utils import DatabaseError
@@ -33,7 +34,7 @@ def heartbeat(name: str) -> None:
     from mailserver.hosts import mailhost_register
 
     try:
-        mailhost_register(name=name)
+        mailhost_register(name=name, starting=starting)
     except DatabaseError as exc:
         logger.warning("Mail host %s not registered: %s", name, exc)
     finally:
@@ -53,7 +54,7 @@ class MailHostStep(bootsteps.StartStopStep):
         name = settings.MAILPANEL_MAIL_HOST
         if not name:
             return
-        heartbeat(name)
+        heartbeat(name, starting=True)
         self.tref = worker.timer.call_repeatedly(
             settings.MAILPANEL_MAIL_HOST_HEARTBEAT, heartbeat, (name,)
         )

@@ -29,6 +29,7 @@ class RelayHostAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
         "last_test_ok",
         "last_test_at",
         "last_test_result",
+        "test_progress",
     ]
     list_filter = ["is_default", "security"]
     search_fields = ["name", "host", "username"]
@@ -56,6 +57,12 @@ class RelayHostAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
             return "not set"
         changed = relay.password_changed_at
         return f"set{f' on {changed:%Y-%m-%d %H:%M} UTC' if changed else ''}"
+
+    @admin.display(description="new test")
+    def test_progress(self, relay: RelayHost) -> str:
+        if relay.test_started_at:
+            return f"running since {relay.test_started_at:%Y-%m-%d %H:%M:%S} UTC"
+        return "queued" if relay.test_queued_at else "–"
 
     @method_decorator(sensitive_post_parameters("password"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -83,6 +83,10 @@ class RelayHost(models.Model):
     last_test_at = models.DateTimeField("last tested", null=True, editable=False)
     last_test_ok = models.BooleanField("last test passed", null=True, editable=False)
     last_test_result = models.TextField(blank=True, editable=False)
+    # A test asked for and not finished: queued, then started by a worker.
+    # One started longer ago than a test can last lost its worker.
+    test_queued_at = models.DateTimeField(null=True, editable=False)
+    test_started_at = models.DateTimeField(null=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

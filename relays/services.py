@@ -20,9 +20,11 @@ import socket
 import ssl
 import subprocess
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -146,16 +148,19 @@ def relay_test(*, relay: RelayHost, timeout: float | None = None) -> RelayTestRe
     server's answer).
     """
     timeout = timeout or settings.MAILPANEL_RELAY_TEST_TIMEOUT
+    # Only the test fields, here and below: an admin's edit meanwhile is kept.
+    RelayHost.objects.filter(pk=relay.pk).update(test_started_at=timezone.now())
     try:
         message = _try_relay(relay, timeout)
         result = RelayTestResult(True, message)
     except _TestFailed as exc:
         result = RelayTestResult(False, str(exc))
-    # Only the test fields: an admin's edit in the meantime is kept.
     RelayHost.objects.filter(pk=relay.pk).update(
         last_test_at=timezone.now(),
         last_test_ok=result.ok,
         last_test_result=result.message,
+        test_queued_at=None,
+        test_started_at=None,
     )
     logger.info(
         "Relay %s test: %s", relay.name, result.message if result.ok else "failed"
@@ -163,10 +168,103 @@ def relay_test(*, relay: RelayHost, timeout: float | None = None) -> RelayTestRe
     return result
 
 
-def relay_test_enqueue(*, relay: RelayHost) -> None:
-    from relays.tasks import relay_test_task
+TEST_TASK = "relays.tasks.relay_test_task"
 
-    transaction.on_commit(lambda: relay_test_task.delay(relay.pk))
+
+def relay_test_enqueue(*, relay: RelayHost) -> None:
+    """Have a worker test ``relay``: an outbox message, sent after commit.
+
+    Through the outbox like every enqueue, so a broker that is down delays
+    the test instead of failing the request after its commit.
+    """
+    from mailserver.outbox import outbox_enqueue
+
+    with transaction.atomic():
+        RelayHost.objects.filter(pk=relay.pk).update(
+            test_queued_at=timezone.now(), test_started_at=None
+        )
+        outbox_enqueue(task=TEST_TASK, args=[relay.pk])
+
+
+def longest_test() -> timedelta:
+    """Longer than a test can last: a few steps of at most the timeout each."""
+    return timedelta(seconds=10 * settings.MAILPANEL_RELAY_TEST_TIMEOUT)
+
+
+# A queued test that no worker started within a day was lost with the
+# broker's data; one still waiting in the outbox is not (it goes later).
+LOST_AFTER = timedelta(days=1)
+
+
+def relay_tests_recover() -> list[RelayHost]:
+    """End the tests whose worker is gone, or that no worker will start.
+
+    A worker killed mid-test never records a result, and a test whose task
+    the broker lost is never started: either would say "testing" for ever.
+    The relay gets a failed result that says so, and the admins one mail.
+    The guarded update decides who ends it, so the mail goes out once.
+    """
+    from mailserver.outbox import outbox_latest
+
+    now = timezone.now()
+    ended = []
+    running = RelayHost.objects.filter(test_started_at__lt=now - longest_test())
+    for relay in running:
+        if _test_end(
+            relay,
+            guard={"test_started_at": relay.test_started_at},
+            result="interrupted: the worker running the test stopped before it "
+            "finished",
+        ):
+            ended.append(relay)
+    queued = RelayHost.objects.filter(
+        test_started_at=None, test_queued_at__lt=now - LOST_AFTER
+    )
+    for relay in queued:
+        message = outbox_latest(task=TEST_TASK, args=[relay.pk])
+        if message is not None and (
+            message.sent_at is None or message.sent_at >= now - LOST_AFTER
+        ):
+            continue
+        if _test_end(
+            relay,
+            guard={"test_queued_at": relay.test_queued_at, "test_started_at": None},
+            result="never started: no worker took the test within a day "
+            "(was the broker restarted without its data?)",
+        ):
+            ended.append(relay)
+    return ended
+
+
+def _test_end(relay: RelayHost, *, guard: dict, result: str) -> bool:
+    """Record ``result`` if the test is still the one found stuck; then mail."""
+    ended = RelayHost.objects.filter(pk=relay.pk, **guard).update(
+        last_test_at=timezone.now(),
+        last_test_ok=False,
+        last_test_result=result,
+        test_queued_at=None,
+        test_started_at=None,
+    )
+    if not ended:
+        return False  # finished or ended meanwhile
+    logger.error("Relay %s test %s", relay.name, result)
+    recipients = [address for _name, address in settings.ADMINS]
+    if not recipients:
+        return True
+    try:
+        send_mail(
+            f"[mailpanel] relay test of {relay.name}: {result}"[:200],
+            f"The test of relay {relay.name} ({relay.nexthop}) ended without a "
+            f"result.\n\nReason: {result}\n\nRun the test again from the "
+            "relay list in the admin.\n",
+            None,
+            recipients,
+        )
+    except Exception:
+        # Recorded on the relay and in the log; a broken mail setup must not
+        # crash the task and end the same test again.
+        logger.exception("could not mail the relay test's end: %s", relay.name)
+    return True
 
 
 class _TestFailed(Exception):

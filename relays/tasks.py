@@ -4,6 +4,8 @@
 copy of the credentials table); it rebuilds the whole table from the
 database, so running it twice or late does no harm. ``relay_test_task``
 returns early when the relay was deleted meanwhile.
+``relay_tests_recover_task`` (beat, every 5 minutes) ends the tests whose
+worker is gone.
 """
 
 from __future__ import annotations
@@ -32,3 +34,9 @@ def relay_test_task(relay_id: int) -> bool | None:
     if relay is None:
         return None
     return services.relay_test(relay=relay).ok
+
+
+@shared_task(**RETRY)
+def relay_tests_recover_task() -> int:
+    """Beat: end the tests whose worker is gone (relays.services)."""
+    return len(services.relay_tests_recover())

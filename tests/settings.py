@@ -28,6 +28,22 @@ for _name, _path in {
 }.items():
     os.environ.setdefault(_name, str(_SCRATCH / _path))
 
+# Where the panel writes on a mail host, unless the environment says otherwise
+# (the test workers get theirs that way): a directory of the run's own, so a
+# test that forgets its own temporary directory writes nothing into the
+# machine's /etc/postfix, /etc/dovecot, /var/vmail or /etc/mailpanel as root.
+# Nothing creates this directory but such a forgetful test.
+_SCRATCH = Path(tempfile.gettempdir()) / "mailpanel-tests-unset-paths"
+for _name, _path in {
+    "MAILPANEL_POSTFIX_DIR": "postfix",
+    "MAILPANEL_DOVECOT_DIR": "dovecot",
+    "MAILPANEL_POSTFIX_QUEUE_DIR": "spool",
+    "MAILPANEL_POSTFIX_DATA_DIR": "data",
+    "MAILPANEL_VMAIL_ROOT": "vmail",
+    "MAILPANEL_RELAY_CREDENTIALS_MAP": "relay-credentials",
+}.items():
+    os.environ.setdefault(_name, str(_SCRATCH / _path))
+
 from mailpanel.settings import *  # noqa: E402, F403
 
 # Hashing at full cost would make the suite slow without testing anything more;

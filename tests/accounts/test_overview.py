@@ -1,9 +1,13 @@
 """The first page: quota, the addresses the mailbox may send as, settings."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import RecoveryAddress, Vacation
 from domains.models import Alias, DomainAlias, Forward, SendAsIdentity
+from mailserver.models import MailboxUsage
 from tests.domains.utils import saved
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +26,28 @@ def test_it_shows_the_quota_and_that_usage_is_not_measured(owner, mailbox):
 
     page = owner.get("/account/").text
 
-    assert "2.0\xa0GB" in page
+    assert "2.0\xa0GiB" in page  # as the admin says it (domains.sizes)
     assert "Not measured yet" in page
+
+
+def test_it_shows_the_usage_and_when_it_was_measured(owner, mailbox):
+    mailbox.quota = 2 * 1024**3
+    mailbox.save()
+    measured = timezone.now() - timedelta(minutes=5)
+    MailboxUsage.objects.create(
+        mailbox=mailbox,
+        bytes_used=768 * 1024**2,
+        messages=1234,
+        bytes_limit=2 * 1024**3,
+        updated=measured,
+    )
+
+    page = owner.get("/account/").text
+
+    assert "Not measured yet" not in page
+    assert "768.0\xa0MiB (37%), 1234 messages" in page
+    assert f'<time datetime="{measured.isoformat()}"' in page
+    assert "5\xa0minutes ago" in page
 
 
 def test_it_shows_no_limit(owner, mailbox):

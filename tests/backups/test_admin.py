@@ -3,19 +3,16 @@ import threading
 
 import pytest
 from django.db import connection
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from backups import services, tasks
+from backups import services
 from backups.models import BackupPolicy, BackupRun, RestoreDrill, State
+from domains.sizes import format_bytes
+from mailserver.models import OutboxMessage
+from mailserver.outbox import outbox_send
 from tests.backups.conftest import message
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    sent = []
-    monkeypatch.setattr(tasks.backup_run_task, "delay", sent.append)
-    return sent
+from tests.mailserver.support import free_port
+from tests.workers.conftest import use_broker
 
 
 def test_it_lists_runs_with_progress_and_errors(admin_client):
@@ -37,18 +34,43 @@ def test_it_lists_runs_with_progress_and_errors(admin_client):
     assert "Back up now" in response.text
 
 
-def test_it_queues_a_backup_after_the_commit(
-    admin_client, queued, django_capture_on_commit_callbacks
+def test_it_queues_a_backup_through_the_outbox(
+    admin_client, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(
             reverse("admin:backups_backuprun_back_up_now"), follow=True
         )
 
     run = BackupRun.objects.get()
     assert run.state == State.QUEUED
-    assert queued == [run.pk]
+    message = OutboxMessage.objects.get(task=services.BACKUP_TASK)
+    assert message.args == [run.pk]
+    assert message.sent_at is None
+    assert len(callbacks) == 1  # the send, after the commit
     assert f"Backup #{run.pk} queued." in response.text
+
+
+def test_it_shows_a_run_that_waits_for_the_broker(admin_client, transactional_db):
+    from mailpanel.celery import app
+
+    before = app.conf.broker_url
+    # Nothing listens there: a refused connection, as with Redis stopped.
+    use_broker(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        response = admin_client.post(
+            reverse("admin:backups_backuprun_back_up_now"), follow=True
+        )
+    finally:
+        use_broker(before)
+
+    assert response.status_code == 200
+    run = BackupRun.objects.get()
+    assert run.state == State.QUEUED
+    assert "waiting for the broker" in response.text
+    outbox_send(message_id=OutboxMessage.objects.get().pk)
+    page = admin_client.get(reverse("admin:backups_backuprun_changelist")).text
+    assert "waiting for a worker" in page
 
 
 def test_it_shows_the_drills_and_the_policy(admin_client):
@@ -107,7 +129,7 @@ def test_it_shows_the_progress_of_a_backup_while_it_runs(backup_env, admin_clien
     assert "running" in row[0]
     assert (
         f"{report.percent:.0%}: {report.files_done}/{report.total_files} files, "
-        f"{filesizeformat(report.bytes_done)} of {filesizeformat(report.total_bytes)}"
+        f"{format_bytes(report.bytes_done)} of {format_bytes(report.total_bytes)}"
     ).replace("\xa0", "&nbsp;") in row[0].replace("\xa0", "&nbsp;")
     assert finished, "the run did not finish"
     assert finished[0].state == State.SUCCEEDED, finished[0].error

@@ -1,13 +1,15 @@
 """The owners' portal in a real browser: log in, change the password, set an
 out-of-office reply, log out; on a desktop and on a phone-sized screen."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from accounts.models import Vacation
 from domains.models import Domain, Mailbox
 from mailserver.lifecycle import AUTH_FLUSH_TASK, VACATION_TASK
-from mailserver.models import OutboxMessage
+from mailserver.models import MailboxUsage, OutboxMessage
 from mailserver.tasks import vacation_sync_task
 from tests.domains.utils import PASSWORD, saved
 
@@ -20,9 +22,20 @@ NEW_PASSWORD = "Lantern-Quietly-Orbit-42"
 @pytest.fixture
 def mailbox() -> Mailbox:
     domain = saved(Domain(name="example.org"))
-    mailbox = Mailbox(domain=domain, local_part="alice", name="Alice Liddell")
+    mailbox = Mailbox(
+        domain=domain, local_part="alice", name="Alice Liddell", quota=2 * 1024**3
+    )
     mailbox.set_password(PASSWORD)
-    return saved(mailbox)
+    mailbox = saved(mailbox)
+    # As a mail host's worker measured it a while ago (mailserver.quota).
+    MailboxUsage.objects.create(
+        mailbox=mailbox,
+        bytes_used=768 * 1024**2,
+        messages=1234,
+        bytes_limit=2 * 1024**3,
+        updated=timezone.now() - timedelta(minutes=12),
+    )
+    return mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +70,8 @@ def test_it_logs_in_with_the_mailbox_password(
 
     expect(page.get_by_text("Alice Liddell")).to_be_visible()
     expect(page.get_by_role("navigation", name="Portal")).to_be_visible()
+    expect(page.get_by_text("768.0 MiB (37%), 1234 messages")).to_be_visible()
+    expect(page.get_by_text("Measured 12 minutes ago")).to_be_visible()
     shoot(page, "overview")
 
 

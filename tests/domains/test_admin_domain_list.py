@@ -43,7 +43,7 @@ def test_it_shows_each_domains_counts_and_allocated_quota(admin_client):
     html = admin_client.get(URL).content.decode()
     assert re.search(r'class="field-mailbox_count"><a [^>]*>3<', html)
     assert re.search(r'class="field-alias_count"><a [^>]*>2<', html)
-    assert 'class="field-quota_allocated">3.0 KiB<' in html
+    assert 'class="field-quota_allocated">3.0\xa0KiB<' in html
     assert re.search(r'class="field-mailbox_count"><a [^>]*>0<', html)
     assert re.search(r'class="field-alias_count"><a [^>]*>0<', html)
 

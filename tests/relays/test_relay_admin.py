@@ -109,6 +109,8 @@ def test_it_queues_a_test_of_the_selected_relays(
         )
     assert "1 relay test(s) queued" in response.content.decode()
     assert len(callbacks) == 1
+    message = OutboxMessage.objects.get(task="relays.tasks.relay_test_task")
+    assert message.args == [relay.pk]
 
 
 def test_it_asks_every_mail_host_to_rewrite_the_credentials(

@@ -141,23 +141,62 @@ def _env_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
     return str(value)
 
 
+def backup_settings(root: Path) -> dict:
+    """A fresh restic repository, a vmail root and scratch space under ``root``:
+    settings for this process (``settings`` fixture) and a worker alike."""
+    from tests.backups.conftest import PASSPHRASE
+
+    restic = shutil.which("restic")
+    if restic is None:
+        unavailable("restic is not installed (scripts/backups-install.sh)")
+    if shutil.which("pg_dump") is None:
+        unavailable("pg_dump is not installed (Debian: postgresql-client)")
+    config = root / "etc-postfix"
+    config.mkdir(parents=True)
+    (config / "main.cf").write_text("myhostname = mail.example.org\n")
+    (root / "vmail").mkdir()
+    (root / "scratch").mkdir()
+    return {
+        "MAILPANEL_VMAIL_ROOT": str(root / "vmail"),
+        "MAILPANEL_BACKUP_REPOSITORY": str(root / "repo"),
+        "MAILPANEL_BACKUP_PASSPHRASE": PASSPHRASE,
+        "MAILPANEL_BACKUP_RESTIC": restic,
+        "MAILPANEL_BACKUP_CONFIG_PATHS": [str(config)],
+        "MAILPANEL_BACKUP_SCRATCH_DIR": str(root / "scratch"),
+        "MAILPANEL_BACKUP_CACHE_DIR": str(root / "cache"),
+        "MAILPANEL_BACKUP_HOST": "mailpanel-test",
+    }
+
+
 def start_worker(
-    *, name: str, broker: str, workdir: Path, settings: dict, database_url: str
+    *,
+    name: str,
+    broker: str,
+    workdir: Path,
+    settings: dict,
+    database_url: str,
+    mail_host: bool = True,
 ) -> Worker:
+    """A worker for mail host ``name``, or with ``mail_host=False`` a general
+    one on the default queue (backups, relay tests), registering no host."""
     env = dict(os.environ)
+    env.pop("MAILPANEL_MAIL_HOST", None)
     env.update({key: _env_value(value) for key, value in settings.items()})
     env.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker,
-        MAILPANEL_MAIL_HOST=name,
         MAILPANEL_MAIL_HOST_HEARTBEAT="1",
         MAILPANEL_MAILDIR_SETTLE_SECONDS="0.5",
         PYTHONUNBUFFERED="1",
     )
+    if mail_host:
+        env["MAILPANEL_MAIL_HOST"] = name
     log = workdir / f"worker-{name}.log"
     output = open(log, "a")  # noqa: SIM115
     process = subprocess.Popen(
@@ -169,7 +208,7 @@ def start_worker(
             "--pool",
             "solo",
             "-Q",
-            name,
+            name if mail_host else "celery",
             "-n",
             f"{name}@%h",
             "-l",

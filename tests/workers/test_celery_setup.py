@@ -30,6 +30,8 @@ def test_it_schedules_every_entry_with_expires_equal_to_its_interval():
         "backups.tasks.backup_run_task",
         "mailserver.tasks.outbox_flush_task",
         "mailserver.tasks.quota_refresh_task",
+        "backups.tasks.backup_recover_task",
+        "relays.tasks.relay_tests_recover_task",
     } <= tasks
     for name, entry in schedule.items():
         assert entry["task"] in app.tasks, name

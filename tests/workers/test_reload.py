@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from mailserver.hosts import mailserver_settings_save
 from mailserver.models import MailHost, MailServerSettings, OutboxMessage
 from tests.mailserver import data
 from tests.mailserver.support import imap_wait_for, send, unique_subject
-from tests.workers.conftest import wait_until
+from tests.workers.conftest import database_url, start_worker, wait_until
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.postgres]
 
@@ -126,3 +127,53 @@ def test_it_reports_the_admins_change_as_pending(hosts, workers, admin_client):
 
     assert wait_until(applied), workers.logs()
     assert Path(workers.a.settings["MAILPANEL_POSTFIX_DIR"], "main.cf").exists()
+
+
+def test_it_catches_up_at_start_after_its_queue_was_lost(
+    mailserver, broker, workdir, transactional_db
+):
+    import redis
+
+    name = f"host_d_{uuid.uuid4().hex[:6]}"
+    here = workdir / name
+    settings = dict(
+        mailserver.settings,
+        MAILPANEL_POSTFIX_DIR=str(here / "postfix"),
+        MAILPANEL_DOVECOT_DIR=str(here / "dovecot"),
+        MAILPANEL_POSTFIX_QUEUE_DIR=str(here / "queue"),
+        MAILPANEL_POSTFIX_DATA_DIR=str(here / "data"),
+        MAILPANEL_DOVECOT_BASE_DIR=str(here / "run"),
+    )
+
+    def start():
+        return start_worker(
+            name=name,
+            broker=broker.url,
+            workdir=workdir,
+            settings=settings,
+            database_url=database_url(),
+        )
+
+    def runs(version: int) -> bool:
+        return MailHost.objects.filter(name=name, applied_version=version).exists()
+
+    worker = start()
+    try:
+        first = MailServerSettings.load().version
+        assert wait_until(lambda: runs(first)), worker.logs()
+        worker.stop()
+
+        # Saved while the host is down; its queue then loses the reload, as
+        # a Redis restart without persistence would.
+        version = _save(message_size_limit=23456789)
+        queue = redis.Redis(port=broker.port)
+        assert queue.llen(name) == 1
+        queue.delete(name)
+
+        worker = start()
+        # At once, not at the next reconcile (which no test runs).
+        assert wait_until(lambda: runs(version), timeout=120), worker.logs()
+        directory = settings["MAILPANEL_POSTFIX_DIR"]
+        assert _postconf(directory, "message_size_limit") == "23456789"
+    finally:
+        worker.stop()

@@ -2,12 +2,12 @@
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
-from django.template.defaultfilters import filesizeformat
 
 from backups import services
 from backups.models import BackupRun, State
 from backups.runs import BackupError
 from backups.tool import Progress, ToolError
+from domains.sizes import format_bytes
 
 
 class Command(BaseCommand):
@@ -59,7 +59,7 @@ class Command(BaseCommand):
     def _progress(self, run: BackupRun, report: Progress) -> None:
         self.stdout.write(
             f"{report.percent:4.0%}  {report.files_done}/{report.total_files} files  "
-            f"{filesizeformat(report.bytes_done)}/{filesizeformat(report.total_bytes)}"
+            f"{format_bytes(report.bytes_done)}/{format_bytes(report.total_bytes)}"
         )
 
     def _result(self, run: BackupRun) -> None:
@@ -68,8 +68,8 @@ class Command(BaseCommand):
         if run.kind == BackupRun.Kind.BACKUP:
             self.stdout.write(
                 f"backup #{run.pk} {run.state}: snapshot {run.snapshot_id[:8]}, "
-                f"{filesizeformat(run.bytes_added or 0)} added, repository "
-                f"{filesizeformat(run.repository_size or 0)}, "
+                f"{format_bytes(run.bytes_added or 0)} added, repository "
+                f"{format_bytes(run.repository_size or 0)}, "
                 f"{run.details.get('mailboxes', 0)} mailboxes, "
                 f"{run.details.get('messages', 0)} messages"
             )
