@@ -56,9 +56,9 @@ class _Placed:
     def get(self, key: _Key) -> str | None:
         return self._path.get(key)
 
-    def add(self, key: _Key, path: Path) -> None:
-        self._path[key] = str(path)
-        self._key[str(path)] = key
+    def add(self, key: _Key, path: str) -> None:
+        self._path[key] = path
+        self._key[path] = key
 
     def forget(self, path: str) -> None:
         key = self._key.pop(path, None)
@@ -99,9 +99,8 @@ def _order(entry: os.DirEntry) -> tuple[int, str]:
     return ({"new": 0, "cur": 1}.get(entry.name, 2), entry.name)
 
 
-def _key(directory: Path, inode: int) -> _Key:
-    folder = directory.parent if directory.name in MESSAGE_DIRS else directory
-    return (str(folder), inode)
+def _folder(directory: Path) -> str:
+    return str(directory.parent if directory.name in MESSAGE_DIRS else directory)
 
 
 def _remove(entry: os.DirEntry) -> None:
@@ -155,12 +154,12 @@ def _unchanged(live: os.DirEntry, kept: os.DirEntry, linked: bool) -> bool:
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
-def _place(source: str, target: Path) -> None:
+def _place(source: str, target: str | Path) -> None:
     """Link ``source`` at ``target``, replacing what is there; a copy where
     the file systems or the kernel (protected_hardlinks) refuse a link."""
     if os.path.islink(source):
         link = os.readlink(source)
-        if target.is_symlink() or target.exists():
+        if os.path.lexists(target):
             os.unlink(target)
         os.symlink(link, target)
         return
@@ -205,11 +204,14 @@ def _sync_dir(source: Path, target: Path, placed: _Placed) -> None:
             placed.forget(entry.path)
             del kept[name]
     subdirs = []
+    folder = _folder(source)
     for entry in live:
         if entry.is_dir(follow_symlinks=False):
             subdirs.append(entry)
             continue
-        key = _key(source, entry.inode())
+        key = (folder, entry.inode())
+        # Strings, not Paths: this loop runs for every file of every mailbox.
+        path = os.path.join(target, entry.name)
         old = kept.get(entry.name)
         where = placed.get(key)
         if where is not None:
@@ -219,11 +221,11 @@ def _sync_dir(source: Path, target: Path, placed: _Placed) -> None:
                 _remove(old)
             continue
         if old is not None and _unchanged(entry, old, linked):
-            placed.add(key, target / entry.name)
+            placed.add(key, path)
             continue
         try:
-            _place(entry.path, target / entry.name)
-            placed.add(key, target / entry.name)
+            _place(entry.path, path)
+            placed.add(key, path)
         except FileNotFoundError:
             if old is not None:
                 _remove(old)
@@ -243,7 +245,7 @@ def _link_moved(directory: Path, name: str, target: Path, placed: _Placed) -> No
         except FileNotFoundError:
             continue
         for entry in found:
-            key = _key(sub, entry.inode())
+            key = (_folder(sub), entry.inode())
             if placed.get(key) is not None:
                 return
             destination = target.parent / sub.name / entry.name
@@ -252,5 +254,5 @@ def _link_moved(directory: Path, name: str, target: Path, placed: _Placed) -> No
                 _place(entry.path, destination)
             except FileNotFoundError:
                 continue
-            placed.add(key, destination)
+            placed.add(key, str(destination))
             return
