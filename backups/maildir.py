@@ -1,28 +1,19 @@
-"""Maildirs: freezing them for a backup, describing them, putting mail back.
+"""Maildirs: listing them, describing them, putting mail back.
 
-Why a backup taken during delivery is consistent: a Maildir message is one
-file that never changes after delivery. The delivery agent writes it in
-``tmp/`` and renames it into ``new/``, and rename is atomic, so a message in
-``new/`` or ``cur/`` is always complete; ``tmp/`` holds only deliveries in
-progress and is left out. Flag changes and the move from ``new/`` to ``cur/``
-are renames of the same file (same inode).
-
-Before restic reads anything, the run hard-links every message of every
-mailbox into a staging tree (``freeze``). That takes about a second for
-10,000 messages and fixes the set of messages: a message expunged while
-restic reads is still there through its link, one delivered meanwhile is in
-the next backup, and the manifest written from the frozen tree describes
-exactly what the snapshot holds. A message renamed between listing a folder
-and linking it is found again under its new name (``_link_moved``).
+A Maildir message is one file that never changes after delivery. The
+delivery agent writes it in ``tmp/`` and renames it into ``new/``, and rename
+is atomic, so a message in ``new/`` or ``cur/`` is always complete; ``tmp/``
+holds only deliveries in progress and is left out. Flag changes and the move
+from ``new/`` to ``cur/`` are renames of the same file (same inode, same
+unique name). How a run freezes the maildirs for restic is in mirror.py.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,14 +63,26 @@ def folders(maildir: Path) -> Iterator[tuple[str, Path]]:
             yield entry.name, Path(entry.path)
 
 
-def messages(maildir: Path) -> Iterator[Path]:
-    for _, folder in folders(maildir):
+def _message_entries(maildir: Path) -> Iterator[tuple[str, os.DirEntry]]:
+    """``(path relative to the maildir, entry)`` of every message, in the
+    order of their relative paths; strings, not Paths, for speed (a manifest
+    walks every message of every mailbox)."""
+    for name, folder in folders(maildir):
         for sub in MESSAGE_DIRS:
-            directory = folder / sub
-            if directory.is_dir():
-                for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-                    if entry.is_file(follow_symlinks=False):
-                        yield Path(entry.path)
+            prefix = f"{name}/{sub}/" if name else f"{sub}/"
+            try:
+                with os.scandir(folder / sub) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    yield prefix + entry.name, entry
+
+
+def messages(maildir: Path) -> Iterator[Path]:
+    for _, entry in _message_entries(maildir):
+        yield Path(entry.path)
 
 
 def unique_name(filename: str) -> str:
@@ -87,94 +90,30 @@ def unique_name(filename: str) -> str:
     return filename.split(":", 1)[0]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def describe(home: Path) -> dict[str, object]:
-    """Message count and one checksum over every message's path and content."""
-    maildir = maildir_of(home)
-    digest = hashlib.sha256()
-    count = 0
-    for path in messages(maildir):
-        relative = path.relative_to(maildir).as_posix()
-        digest.update(f"{relative}\t{_sha256(path)}\n".encode())
-        count += 1
-    return {"messages": count, "sha256": digest.hexdigest()}
+def describe(
+    home: Path, *, digest: Callable[[str], str] = file_sha256
+) -> dict[str, object]:
+    """Message count and one checksum over every message's path and content.
 
-
-def _copy_dir_meta(source: Path, target: Path) -> None:
-    stat = source.stat()
-    os.chmod(target, stat.st_mode & 0o7777)
-    if os.geteuid() == 0:
-        os.chown(target, stat.st_uid, stat.st_gid)
-
-
-def _key(directory: Path, stat: os.stat_result) -> tuple[str, int, int]:
-    # Per folder: Dovecot copies a message to another folder as a hard link
-    # (maildir_copy_with_hardlinks), and both copies must be kept.
-    folder = directory.parent if directory.name in MESSAGE_DIRS else directory
-    return (str(folder), stat.st_dev, stat.st_ino)
-
-
-def _link_moved(directory: Path, name: str, target_dir: Path, seen: set) -> None:
-    """Link a message that was renamed after the folder was listed."""
-    wanted = unique_name(name)
-    for sub in (directory, directory.parent / "cur", directory.parent / "new"):
-        if not sub.is_dir():
-            continue
-        for entry in os.scandir(sub):
-            if unique_name(entry.name) != wanted:
-                continue
-            try:
-                stat = entry.stat(follow_symlinks=False)
-                if _key(sub, stat) in seen:
-                    return
-                (target_dir.parent / sub.name).mkdir(exist_ok=True)
-                os.link(entry.path, target_dir.parent / sub.name / entry.name)
-                seen.add(_key(sub, stat))
-            except (FileNotFoundError, FileExistsError):
-                continue
-            return
-
-
-def freeze(home: Path, target: Path) -> None:
-    """Mirror ``home`` into ``target`` with hard links (copies across devices).
-
-    ``tmp/`` directories are recreated empty: what is in them is not mail yet.
+    ``digest`` gives a message's SHA-256 from its path: read from the file by
+    default (the restore drill), or from the checksums a backup kept
+    (checksums.py).
     """
-    seen: set[tuple[str, int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(home):
-        source_dir = Path(dirpath)
-        target_dir = target / source_dir.relative_to(home)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        _copy_dir_meta(source_dir, target_dir)
-        if source_dir.name == "tmp":
-            dirnames[:] = []
-            continue
-        for name in filenames:
-            source = source_dir / name
-            try:
-                stat = source.stat(follow_symlinks=False)
-                if _key(source_dir, stat) in seen:
-                    continue
-                if source.is_symlink():
-                    os.symlink(os.readlink(source), target_dir / name)
-                    continue
-                try:
-                    os.link(source, target_dir / name)
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.EPERM):
-                        raise
-                    shutil.copy2(source, target_dir / name)
-                seen.add(_key(source_dir, stat))
-            except FileNotFoundError:
-                if source_dir.name in MESSAGE_DIRS:
-                    _link_moved(source_dir, name, target_dir, seen)
+    summary = hashlib.sha256()
+    count = 0
+    for relative, entry in _message_entries(maildir_of(home)):
+        summary.update(f"{relative}\t{digest(entry.path)}\n".encode())
+        count += 1
+    return {"messages": count, "sha256": summary.hexdigest()}
 
 
 def _chown(path: Path, uid: int | None, gid: int | None) -> None:

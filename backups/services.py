@@ -5,7 +5,7 @@ A snapshot holds one staging tree and the configuration paths:
 
     STAGING/manifest.json          per-mailbox message counts and checksums
     STAGING/database/mailpanel.*   the database dump
-    STAGING/vmail/DOMAIN/LOCAL/    each mailbox home, frozen (see maildir.py)
+    STAGING/vmail/DOMAIN/LOCAL/    each mailbox home, frozen (see mirror.py)
     /etc/postfix, /etc/dovecot, TLS and DKIM keys, as they are
 
 restic (tool.py) stores it deduplicated, compressed and encrypted; this
@@ -86,11 +86,12 @@ def backup_run(
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
         # Locks left by a restic that was killed; live ones stay.
-        tool.unlock()
+        tool.unlock_if_locked()
         staging = conf.staging_dir()
         staging_tree.clear(staging)
         try:
-            manifest = staging_tree.stage(staging, run)
+            staged = staging_tree.stage(staging, run)
+            manifest = staged.manifest
 
             def progress(report: Progress) -> None:
                 runs.update_progress(
@@ -109,16 +110,15 @@ def backup_run(
                 [staging, *conf.config_paths()],
                 tags=[conf.TAG],
                 host=conf.host(),
-                excludes=[str(runs.lock_path())],
+                excludes=[str(path) for path in staging_tree.unsnapshotted(staging)],
                 on_progress=progress,
                 on_start=lambda pid: runs.update_progress(run, tool_pid=pid),
             )
         finally:
             staging_tree.clear(staging)
-        try:
-            repository_size: int | None = tool.stats().total_size
-        except ToolError:
-            repository_size = None
+        # A remote repository is sized by prune runs, not by every backup:
+        # restic stats reads the whole index and every snapshot's tree.
+        repository_size = tool.local_size()
         return {
             "state": State.PARTIAL if summary.incomplete else State.SUCCEEDED,
             "error": "; ".join(summary.errors),
@@ -129,6 +129,7 @@ def backup_run(
             "details": {
                 **manifest["totals"],
                 "database_sha256": manifest["database"]["sha256"],
+                "messages_hashed": staged.messages_hashed,
                 "files_new": summary.files_new,
                 "files_changed": summary.files_changed,
                 "files_unmodified": summary.files_unmodified,
@@ -145,15 +146,16 @@ def backup_prune(*, run: BackupRun | None = None) -> BackupRun:
 
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
-        tool.unlock()
+        tool.unlock_if_locked()
         removed = tool.forget(
             keep_daily=policy.keep_daily,
             keep_weekly=policy.keep_weekly,
             keep_monthly=policy.keep_monthly,
             tags=[conf.TAG],
         )
+        size = tool.local_size()
         return {
-            "repository_size": tool.stats().total_size,
+            "repository_size": tool.stats().total_size if size is None else size,
             "details": {"removed": removed},
         }
 
@@ -167,7 +169,7 @@ def backup_check(*, run: BackupRun | None = None) -> BackupRun:
 
     def work(run: BackupRun) -> dict[str, Any]:
         tool = conf.restic()
-        tool.unlock()
+        tool.unlock_if_locked()
         percent = policy.check_read_percent
         tool.check(read_data_subset=f"{min(percent, 100)}%" if percent else "")
         return {"details": {"read_percent": percent}}
@@ -449,7 +451,7 @@ def restore_drill(*, run: BackupRun | None = None) -> RestoreDrill:
         if run is None:
             raise BackupError("there is no successful backup to drill")
         tool = conf.restic()
-        tool.unlock()
+        tool.unlock_if_locked()
         found = snapshot_resolve(run.snapshot_id, tool, snapshot_only=True)
         scratch = Path(
             tempfile.mkdtemp(prefix="mailpanel-drill-", dir=conf.scratch_dir())

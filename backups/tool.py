@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_MESSAGE = 500
+# "sftp:", "s3:", "rest:", "b2:", "rclone:"...: restic's remote backends.
+_BACKEND = re.compile(r"^[a-z0-9]+:")
 _OURS = frozenset(
     (
         "RESTIC_REPOSITORY",
@@ -163,10 +166,12 @@ def classify(returncode: int, stderr: str) -> ToolError:
         return WrongPassphrase(
             "wrong passphrase for the backup repository (MAILPANEL_BACKUP_PASSPHRASE)"
         )
-    if "already locked" in text or "unable to create lock" in text:
-        return RepositoryLocked(f"repository locked by another process: {line}")
+    # Before the lock: a lock file that cannot be written on a full disk
+    # says "unable to create lock", and no unlock would help.
     if "no space left on device" in text or "disk quota exceeded" in text:
         return DiskFull(f"no space left in the backup repository: {line}")
+    if "already locked" in text or "unable to create lock" in text:
+        return RepositoryLocked(f"repository locked by another process: {line}")
     if "config file already exists" in text:
         return RepositoryExists(line)
     if "is there a repository at the following location" in text or (
@@ -285,8 +290,12 @@ class Restic:
             errfile.seek(0)
             stderr = errfile.read()
         if timed_out.is_set():
+            # What it was doing (restic retrying a write says so on stderr).
+            last = [line.strip() for line in stderr.splitlines() if line.strip()]
+            said = f"; it last said: {last[-1][:MAX_MESSAGE]}" if last else ""
             raise ToolTimeout(
-                f"the backup tool did not finish within {timeout:g} s and was stopped"
+                f"the backup tool did not finish within {timeout:g} s and was "
+                f"stopped{said}"
             )
         result = _Result(returncode, "".join(out_lines), stderr)
         if returncode not in ok_codes:
@@ -314,12 +323,12 @@ class Restic:
     ) -> BackupSummary:
         """Back up ``paths`` into one new snapshot.
 
-        ``--ignore-ctime``: the maildirs are backed up through hard links made
-        for each run, which changes every message's ctime; messages never
-        change in place, so size, mtime and inode are enough to skip the
-        unchanged ones without reading them again.
+        restic reads a file only if its size, mtime, ctime or inode differ
+        from the last snapshot's. The maildirs' mirror (mirror.py) keeps the
+        links of unchanged messages between runs, so their ctime holds still
+        and none of the four needs to be ignored.
         """
-        args = ["backup", "--json", "--ignore-ctime"]
+        args = ["backup", "--json"]
         for tag in tags:
             args += ["--tag", tag]
         if host:
@@ -462,3 +471,54 @@ class Restic:
         """Remove stale locks only: those of dead processes on this host or
         ones not refreshed for 30 minutes. A live run's lock stays."""
         self._run(["unlock"])
+
+    def local_path(self) -> Path | None:
+        """The repository's directory if restic's local backend serves it
+        (a path, or ``local:PATH``); None for sftp:, s3:, rest: and the like."""
+        location = self.repository.removeprefix("local:")
+        if location == self.repository and _BACKEND.match(location):
+            return None
+        return Path(location)
+
+    def unlock_if_locked(self) -> bool:
+        """``unlock`` unless the repository certainly holds no lock; True if
+        it ran.
+
+        A local repository's ``locks/`` directory shows every lock: empty, no
+        lock can be stale and ``unlock`` (which, like every restic call,
+        opens the repository: a key derivation of about 0.5 s) is skipped.
+        Anything there, or a remote repository, where listing the locks
+        costs as much as removing them, and the stale ones are removed first,
+        as every run always did, before the command that would meet them.
+        A missing directory is left to that command to report
+        ("repository unreachable").
+        """
+        path = self.local_path()
+        if path is not None:
+            try:
+                names = os.listdir(path / "locks")
+            except FileNotFoundError:
+                return False
+            # "-tmp-": a lock still being written, by a live restic.
+            if all("-tmp-" in name for name in names):
+                return False
+        self.unlock()
+        return True
+
+    def local_size(self) -> int | None:
+        """The bytes a local repository's files take (packs, index,
+        snapshots, keys), found without opening it; None for a remote one.
+
+        ``restic stats`` would open the repository and read its whole index
+        and every snapshot's tree, a second or more per run.
+        """
+        path = self.local_path()
+        if path is None:
+            return None
+        total = 0
+        for top, _dirs, names in os.walk(path):
+            for name in names:
+                # Lock files come and go while other hosts' runs start and end.
+                with contextlib.suppress(FileNotFoundError):
+                    total += os.lstat(os.path.join(top, name)).st_size
+        return total

@@ -6,11 +6,14 @@ In CI (``CI=true``) a missing restic fails the tests instead of skipping them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
+import struct
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,3 +152,57 @@ def restic(env: BackupEnv, *args: str, **kwargs) -> subprocess.CompletedProcess:
         check=False,
         **kwargs,
     )
+
+
+class Opens:
+    """Which of some files any process opens, through any of their links, as
+    the kernel reports it (inotify watches on the files' inodes)."""
+
+    IN_ACCESS = 0x001
+    IN_OPEN = 0x020
+    _EVENT = struct.Struct("iIII")
+
+    def __init__(self, paths: list[Path]) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self._fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self._fd < 0:
+            unavailable(f"inotify: {os.strerror(ctypes.get_errno())}")
+        self._watches: dict[int, Path] = {}
+        for path in paths:
+            watch = libc.inotify_add_watch(
+                self._fd, os.fsencode(path), self.IN_OPEN | self.IN_ACCESS
+            )
+            if watch < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+            self._watches[watch] = path
+
+    def opened(self) -> set[Path]:
+        """The watched files opened or read since the last call."""
+        found: set[Path] = set()
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                return found
+            offset = 0
+            while offset < len(data):
+                watch, mask, _cookie, length = self._EVENT.unpack_from(data, offset)
+                offset += self._EVENT.size + length
+                if watch in self._watches and mask & (self.IN_OPEN | self.IN_ACCESS):
+                    found.add(self._watches[watch])
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@pytest.fixture
+def watch_opens() -> Iterator[Callable[[list[Path]], Opens]]:
+    watchers: list[Opens] = []
+
+    def watch(paths: list[Path]) -> Opens:
+        watchers.append(Opens(paths))
+        return watchers[-1]
+
+    yield watch
+    for watcher in watchers:
+        watcher.close()

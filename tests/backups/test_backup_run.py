@@ -35,13 +35,19 @@ def test_it_backs_up_database_mail_configuration_and_keys(backup_env):
     assert not mail.outbox
 
 
-def test_it_leaves_no_staged_copies_behind(backup_env):
-    backup_env.vmail.deliver("alice@example.org", message("one"))
+def test_it_keeps_the_frozen_maildirs_but_not_the_dump(backup_env):
+    delivered = backup_env.vmail.deliver("alice@example.org", message("one"))
 
     services.backup_run()
 
     staging = backup_env.vmail.root / ".mailpanel-backup"
-    assert [p.name for p in staging.iterdir()] == ["lock"]
+    assert sorted(p.name for p in staging.iterdir()) == [
+        "checksums.json",
+        "lock",
+        "vmail",
+    ]
+    frozen = staging / "vmail" / "example.org" / "alice" / "Maildir" / "new"
+    assert [p.stat().st_ino for p in frozen.iterdir()] == [delivered.stat().st_ino]
 
 
 def test_it_adds_little_when_nothing_changed(backup_env):

@@ -107,7 +107,11 @@ def test_it_fails_when_the_disk_is_full(backup_env, settings, tiny_disk):
     backup_env.vmail.deliver("alice@example.org", message("small"))
     earlier = services.backup_run()
     assert earlier.state == State.SUCCEEDED, earlier.error
-    for _ in range(40):
+    # 60 MiB: restic is still reading when its first 16 MiB pack fails to
+    # fit. Had it read everything by then, restic 0.14 would wait for ever
+    # in its final flush (the uploaders are gone; Archiver.Snapshot flushes
+    # with the outer context), and the run would end at the timeout instead.
+    for _ in range(120):
         backup_env.vmail.deliver("bob@example.org", os.urandom(512 * 1024))
 
     run = services.backup_run()

@@ -30,9 +30,9 @@ def test_it_alerts_the_admins_when_a_drill_fails(backup_env, monkeypatch):
     backup_env.vmail.deliver("alice@example.org", message("one"))
     describe = maildir.describe
 
-    def miscounted(home):
+    def miscounted(home, **options):
         # A manifest that disagrees with the snapshot, as a damaged one would.
-        return {**describe(home), "messages": 2}
+        return {**describe(home, **options), "messages": 2}
 
     monkeypatch.setattr(maildir, "describe", miscounted)
     services.backup_run()

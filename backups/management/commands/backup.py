@@ -66,10 +66,16 @@ class Command(BaseCommand):
         if run.state == State.FAILED:
             raise CommandError(f"{run.kind} #{run.pk} failed: {run.error}")
         if run.kind == BackupRun.Kind.BACKUP:
+            # A remote repository is sized by prune runs only.
+            size = (
+                "size not measured"
+                if run.repository_size is None
+                else format_bytes(run.repository_size)
+            )
             self.stdout.write(
                 f"backup #{run.pk} {run.state}: snapshot {run.snapshot_id[:8]}, "
                 f"{format_bytes(run.bytes_added or 0)} added, repository "
-                f"{format_bytes(run.repository_size or 0)}, "
+                f"{size}, "
                 f"{run.details.get('mailboxes', 0)} mailboxes, "
                 f"{run.details.get('messages', 0)} messages"
             )
