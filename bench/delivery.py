@@ -1433,17 +1433,7 @@ def report_logins(
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_URL,
-        help="bench database; created and dropped by the script, so its name "
-        "must contain 'bench' (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="reuse the database if it is already seeded, and keep it afterwards",
-    )
+    lookups.add_database_arguments(parser, DEFAULT_URL)
     parser.add_argument(
         "--messages", type=int, default=1000, help="messages per round (%(default)s)"
     )

@@ -605,11 +605,11 @@ def lookup_counts(url: str) -> None:
             print(f"  {table:<32} {row[0]:>8} rows {size[0]:>9}")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_database_arguments(parser: argparse.ArgumentParser, default_url: str) -> None:
+    """--database-url and --keep, as every bench on the seeded database takes them."""
     parser.add_argument(
         "--database-url",
-        default=DEFAULT_URL,
+        default=default_url,
         help="bench database; created and dropped by the script, so its name "
         "must contain 'bench' (default: %(default)s)",
     )
@@ -618,6 +618,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="reuse the database if it is already seeded, and keep it afterwards",
     )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_database_arguments(parser, DEFAULT_URL)
     parser.add_argument(
         "--samples", type=int, default=20_000, help="timed pairs per query"
     )
